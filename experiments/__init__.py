@@ -1,0 +1,1 @@
+"""Experiment specs (sweeps, paper reproductions) shipped with einsim."""
