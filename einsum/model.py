@@ -1,0 +1,463 @@
+"""Frozen objects a cascade text parses into.
+
+Three small trees describe one Einsum:
+
+* integer expressions (:class:`IntExpr` subclasses) for tensor indices and filters,
+  e.g. ``m1*M0+m0`` or ``p - W``;
+* value expressions (:class:`Expr` subclasses) for the right-hand side, e.g.
+  ``exp(QK[m,p] - GM[p])``;
+* filters (:class:`Filter` subclasses), boolean conditions on rank variables such as
+  ``m <= p``.
+
+Every class is a ``@dataclass(frozen=True)`` with tuple fields, so a whole
+:class:`Cascade` is hashable and analyses can be cached on it.
+
+Naming: lower-case identifiers in index positions are **rank variables** (``m``,
+``m1``); upper-case ones are **size symbols** (``M``, ``M0``, ``W``). A rank variable
+``v`` ranges over the rank ``V`` (its upper-case name) unless a stop condition binds
+it to another extent (``⋄ : i >= K`` makes ``i`` range over ``K``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall",
+    "Expr", "Num", "SizeRef", "TensorRef", "Binary", "Call",
+    "Filter", "Compare", "BoolOp", "Not", "MaskRef",
+    "Stop", "Einsum", "Cascade", "rank_root", "int_vars", "expr_refs", "filter_vars",
+]
+
+_PARTITION = re.compile(r"^([A-Za-z_]+?)(\d+)$")
+
+
+def rank_root(rank: str) -> str:
+    """Return the unpartitioned rank a (possibly partitioned) rank belongs to.
+
+    Examples
+    --------
+    >>> rank_root("M1"), rank_root("M0"), rank_root("M"), rank_root("HK")
+    ('M', 'M', 'M', 'HK')
+    """
+    match = _PARTITION.match(rank)
+    return match.group(1) if match else rank
+
+
+# ----------------------------------------------------------------------------- integers
+class IntExpr:
+    """Base class of integer expressions over rank variables and size symbols."""
+
+    def __str__(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class IntConst(IntExpr):
+    """An integer literal."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class Var(IntExpr):
+    """A rank variable such as ``m`` or ``m1``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Size(IntExpr):
+    """A size symbol such as ``M``, ``M0`` or a window ``W``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class IntBinary(IntExpr):
+    """``left op right`` with op one of ``+ - * // %``."""
+
+    op: str
+    left: IntExpr
+    right: IntExpr
+
+    def __str__(self) -> str:
+        return f"{_wrap(self.left)}{self.op}{_wrap(self.right)}"
+
+
+@dataclass(frozen=True)
+class IntCall(IntExpr):
+    """``min``, ``max``, ``abs`` or ``clamp`` applied to integer expressions."""
+
+    func: str
+    args: tuple[IntExpr, ...]
+
+    def __str__(self) -> str:
+        return f"{self.func}({', '.join(str(a) for a in self.args)})"
+
+
+def _wrap(expr: IntExpr) -> str:
+    text = str(expr)
+    return f"({text})" if isinstance(expr, IntBinary) and expr.op in "+-" else text
+
+
+def int_vars(expr: IntExpr) -> frozenset[str]:
+    """Return the rank variables an integer expression mentions.
+
+    Examples
+    --------
+    >>> int_vars(IntBinary("+", IntBinary("*", Var("m1"), Size("M0")), Var("m0")))
+    frozenset({'m0', 'm1'})
+    """
+    if isinstance(expr, Var):
+        return frozenset((expr.name,))
+    if isinstance(expr, IntBinary):
+        return int_vars(expr.left) | int_vars(expr.right)
+    if isinstance(expr, IntCall):
+        return frozenset().union(*(int_vars(a) for a in expr.args))
+    return frozenset()
+
+
+# ----------------------------------------------------------------------------- values
+class Expr:
+    """Base class of right-hand-side value expressions."""
+
+
+@dataclass(frozen=True)
+class Num(Expr):
+    """A numeric literal (``inf`` allowed)."""
+
+    value: float
+
+    def __str__(self) -> str:
+        return repr(self.value) if self.value != int(self.value) or abs(self.value) == float(
+            "inf") else str(int(self.value))
+
+
+@dataclass(frozen=True)
+class SizeRef(Expr):
+    """A size symbol used as a scalar value, as in ``1/sqrt(E)``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class TensorRef(Expr):
+    """A tensor reference ``T[i0, i1, ...]`` (``T[]`` or bare ``T`` for a scalar)."""
+
+    name: str
+    indices: tuple[IntExpr, ...] = ()
+    line: int = field(default=0, compare=False)
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.name}[{','.join(str(i) for i in self.indices)}]"
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    """A map operator between two operands: ``+ - * /``, ``max`` or ``min``."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def __str__(self) -> str:
+        if self.op in ("max", "min"):
+            return f"{self.op}({self.left}, {self.right})"
+        return f"{_vwrap(self.left, self.op)} {self.op} {_vwrap(self.right, self.op, True)}"
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A unary user function such as ``exp``, ``sigmoid`` or ``sqrt``.
+
+    ``exp(a - b)`` is FuseMax's *sub-then-exp* operator: a point is non-empty only
+    where both ``a`` and ``b`` are (an intersection merge), which is what makes masked
+    scores vanish instead of becoming ``exp(-b)``.
+    """
+
+    func: str
+    arg: Expr
+
+    def __str__(self) -> str:
+        return f"{self.func}({self.arg})"
+
+    @property
+    def is_sub_exp(self) -> bool:
+        """True for ``exp(a - b)``."""
+        return self.func == "exp" and isinstance(self.arg, Binary) and self.arg.op == "-"
+
+
+def _vwrap(expr: Expr, parent: str, right: bool = False) -> str:
+    text = str(expr)
+    if isinstance(expr, Binary) and expr.op in "+-" and (parent in "*/" or (right and parent == "-")):
+        return f"({text})"
+    if isinstance(expr, Binary) and expr.op in "*/" and right and parent == "/":
+        return f"({text})"
+    return text
+
+
+def expr_refs(expr: Expr) -> tuple[TensorRef, ...]:
+    """Return the tensor references of an expression, left to right.
+
+    Examples
+    --------
+    >>> e = Binary("*", TensorRef("Q", (Var("e"), Var("p"))), TensorRef("K", (Var("e"), Var("m"))))
+    >>> [r.name for r in expr_refs(e)]
+    ['Q', 'K']
+    """
+    if isinstance(expr, TensorRef):
+        return (expr,)
+    if isinstance(expr, Binary):
+        return expr_refs(expr.left) + expr_refs(expr.right)
+    if isinstance(expr, Call):
+        return expr_refs(expr.arg)
+    return ()
+
+
+# ----------------------------------------------------------------------------- filters
+class Filter:
+    """Base class of boolean conditions on rank variables."""
+
+
+@dataclass(frozen=True)
+class Compare(Filter):
+    """A chain of comparisons ``a op b [op c ...]`` (all must hold)."""
+
+    operands: tuple[IntExpr, ...]
+    ops: tuple[str, ...]
+
+    def __str__(self) -> str:
+        parts = [str(self.operands[0])]
+        for op, operand in zip(self.ops, self.operands[1:]):
+            parts += [op, str(operand)]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class BoolOp(Filter):
+    """``and`` / ``or`` of several filters."""
+
+    op: str
+    parts: tuple[Filter, ...]
+
+    def __str__(self) -> str:
+        return f" {self.op} ".join(f"({p})" if isinstance(p, BoolOp) else str(p) for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Not(Filter):
+    """Negation of a filter."""
+
+    part: Filter
+
+    def __str__(self) -> str:
+        return f"not ({self.part})"
+
+
+@dataclass(frozen=True)
+class MaskRef(Filter):
+    """A mask tensor used as a filter: the point is kept where the tensor is non-zero."""
+
+    ref: TensorRef
+
+    def __str__(self) -> str:
+        return str(self.ref)
+
+
+def filter_vars(flt: Filter) -> frozenset[str]:
+    """Return the rank variables a filter mentions.
+
+    Examples
+    --------
+    >>> sorted(filter_vars(Compare((Var("m"), Var("p")), ("<=",))))
+    ['m', 'p']
+    """
+    if isinstance(flt, Compare):
+        return frozenset().union(*(int_vars(o) for o in flt.operands))
+    if isinstance(flt, BoolOp):
+        return frozenset().union(*(filter_vars(p) for p in flt.parts))
+    if isinstance(flt, Not):
+        return filter_vars(flt.part)
+    if isinstance(flt, MaskRef):
+        return frozenset().union(*(int_vars(i) for i in flt.ref.indices))
+    return frozenset()
+
+
+# ----------------------------------------------------------------------------- cascade
+@dataclass(frozen=True)
+class Stop:
+    """A stopping condition ``⋄ : var >= extent`` for an iterative rank variable."""
+
+    var: str
+    extent: IntExpr
+    line: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"⋄ : {self.var} >= {self.extent}"
+
+
+@dataclass(frozen=True)
+class Einsum:
+    """One extended Einsum ``LHS = expr [: filter] [:: reduction]``.
+
+    Attributes
+    ----------
+    output : TensorRef
+        The left-hand side.
+    expr : Expr
+        The right-hand side (map operators and unary functions).
+    reduce_op : str
+        How colliding values combine over the reduced variables: ``+``, ``max``, ``min``.
+    filters : tuple of Filter
+        Conditions restricting the iteration space (all must hold).
+    iteration_vars : tuple of str
+        Every rank variable of the iteration space, output variables first.
+    reduced_vars : tuple of str
+        The variables absent from the output (reduced away).
+    label : str
+        A unique name: the output tensor name, with ``@init`` for initialisations.
+    section : str
+        ``"init"`` or ``"body"`` when the text labelled it, else ``""``.
+    """
+
+    output: TensorRef
+    expr: Expr
+    reduce_op: str
+    filters: tuple[Filter, ...]
+    iteration_vars: tuple[str, ...]
+    reduced_vars: tuple[str, ...]
+    label: str
+    section: str = ""
+    line: int = field(default=0, compare=False)
+    text: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        """The output tensor's name."""
+        return self.output.name
+
+    def __str__(self) -> str:
+        text = f"{self.output} = {self.expr}"
+        if self.filters:
+            text += " : " + " and ".join(str(f) for f in self.filters)
+        if self.reduced_vars and self.reduce_op != "+":
+            text += f" :: {self.reduce_op}({','.join(self.reduced_vars)})"
+        return text
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """A parsed cascade of extended Einsums.
+
+    Attributes
+    ----------
+    name : str
+        Short name (the library name, or the file stem).
+    einsums : tuple of Einsum
+        In text order.
+    stops : tuple of Stop
+        Stopping conditions of the iterative rank variables.
+    var_ranks : tuple of (str, str)
+        Rank variable → rank it ranges over (``("m1", "M1")``).
+    tensor_ranks : tuple of (str, tuple of str)
+        Tensor → rank of each position (``"?"`` where no reference fixes it).
+    iterative_vars : tuple of str
+        Variables that appear as ``v + c`` on a left-hand side.
+    declared_sizes : tuple of (str, int)
+        Sizes declared with a ``ranks:`` line.
+    metadata : tuple of (str, str)
+        ``# key: value`` header comments (``title``, ``source``, ``passes``, …).
+    source : str
+        File the text came from (``"<string>"`` otherwise).
+    """
+
+    name: str
+    einsums: tuple[Einsum, ...]
+    stops: tuple[Stop, ...]
+    var_ranks: tuple[tuple[str, str], ...]
+    tensor_ranks: tuple[tuple[str, tuple[str, ...]], ...]
+    iterative_vars: tuple[str, ...]
+    declared_sizes: tuple[tuple[str, int], ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+    source: str = field(default="<string>", compare=False)
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        """Return a header value (``# key: value``) or ``default``."""
+        return dict(self.metadata).get(key, default)
+
+    @property
+    def produced(self) -> frozenset[str]:
+        """Tensors some Einsum writes."""
+        return frozenset(e.name for e in self.einsums)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Tensors read but never written, in order of first use."""
+        seen: dict[str, None] = {}
+        for einsum in self.einsums:
+            refs = expr_refs(einsum.expr) + _mask_refs(einsum.filters)
+            for ref in refs:
+                if ref.name not in self.produced:
+                    seen.setdefault(ref.name, None)
+        return tuple(seen)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Tensors written but never read (the cascade's results)."""
+        read = {r.name for e in self.einsums for r in expr_refs(e.expr) + _mask_refs(e.filters)}
+        return tuple(dict.fromkeys(e.name for e in self.einsums if e.name not in read))
+
+    def rank_of(self, var: str) -> str:
+        """Return the rank a variable ranges over."""
+        return dict(self.var_ranks).get(var, var.upper())
+
+    def ranks_of(self, tensor: str) -> tuple[str, ...]:
+        """Return the rank of each position of a tensor."""
+        return dict(self.tensor_ranks)[tensor]
+
+    def einsum(self, label: str) -> Einsum:
+        """Return the Einsum with this label."""
+        for einsum in self.einsums:
+            if einsum.label == label:
+                return einsum
+        raise KeyError(label)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.einsums) + "".join(f"\n{s}" for s in self.stops)
+
+
+def _mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
+    out: list[TensorRef] = []
+    stack = list(filters)
+    while stack:
+        flt = stack.pop(0)
+        if isinstance(flt, MaskRef):
+            out.append(flt.ref)
+        elif isinstance(flt, BoolOp):
+            stack[:0] = list(flt.parts)
+        elif isinstance(flt, Not):
+            stack.insert(0, flt.part)
+    return tuple(out)
+
+
+def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
+    """Return the mask tensors a tuple of filters reads."""
+    return _mask_refs(filters)
+
+
+__all__.append("mask_refs")

@@ -1,0 +1,437 @@
+"""Parse cascade text into the objects of :mod:`einsum.model` (syntax only).
+
+The grammar, one statement per line (``#`` starts a comment)::
+
+    einsum   := tensor '=' expr [':' filter] ['::' reduce] [':' filter]
+    tensor   := NAME ['[' [index (',' index)*] ']']
+    index    := intexpr [':' filter]              # a filtering rank expression
+    expr     := sums and products of tensors, numbers, size symbols and
+                calls: exp(x), e^(x), sigmoid(x), max(a, b), ...
+    reduce   := ['∨' vars] op ['(' vars | '∪' ')']   # e.g. max(m), ∨m max(∪)
+    filter   := comparisons (chains allowed: p - W < m <= p) joined by and/or/not,
+                or a mask tensor such as BM[p//BS, m//BS]
+    stop     := ('⋄' | 'stop') [':'] var '>=' intexpr
+    ranks    := 'ranks' [':'] NAME '=' INT ...    # optional declared sizes
+    inputs   := 'inputs' [':'] tensor ...         # optional declared inputs
+    section  := 'Initialization:' | 'Extended Einsums:'
+
+Header comments ``# key: value`` before the first statement become metadata.
+Semantic checks (ranks, iteration spaces, cycles) live in :mod:`einsum.semantics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from einsum.errors import ParseError
+from einsum.lexer import Token, tokenize
+from einsum.model import (
+    Binary, BoolOp, Call, Compare, Expr, Filter, IntBinary, IntCall, IntConst, IntExpr,
+    MaskRef, Not, Num, Size, Stop, TensorRef, Var,
+)
+
+__all__ = ["RawEinsum", "RawCascade", "parse_text", "UNARY_FUNCTIONS", "Bare"]
+
+#: Unary functions the value language knows (executor and op counter agree on these).
+UNARY_FUNCTIONS = ("exp", "log", "sqrt", "sigmoid", "tanh", "relu", "elu", "abs", "neg")
+_INT_FUNCTIONS = {"min": 2, "max": 2, "abs": 1, "clamp": 3}
+_REDUCE_OPS = {"+": "+", "sum": "+", "add": "+", "max": "max", "min": "min"}
+_COMPARE = ("<", "<=", ">", ">=", "==", "!=")
+_SECTIONS = {"initialization": "init", "init": "init", "extended": "body", "body": "body"}
+_META_KEYS = ("name", "title", "source", "passes", "reference", "sizes", "rank", "notes")
+
+
+@dataclass(frozen=True)
+class Bare(Expr):
+    """A bare identifier on a right-hand side, resolved later to a tensor or a size."""
+
+    name: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class RawEinsum:
+    """An Einsum as written, before semantic resolution."""
+
+    output: TensorRef
+    expr: Expr
+    reduce_op: str
+    reduce_vars: tuple[str, ...] | None
+    filters: tuple[Filter, ...]
+    section: str
+    line: int
+    text: str
+
+
+@dataclass
+class RawCascade:
+    """Everything a cascade text says, statement by statement."""
+
+    source: str
+    einsums: list[RawEinsum] = field(default_factory=list)
+    stops: list[Stop] = field(default_factory=list)
+    sizes: list[tuple[str, int, int]] = field(default_factory=list)  # (name, value, line)
+    inputs: list[TensorRef] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class _Cursor:
+    """A token stream for one line with one-token lookahead."""
+
+    def __init__(self, tokens: list[Token], source: str, line: int):
+        self.tokens, self.pos, self.source, self.line = tokens, 0, source, line
+        self.index_filters: list[Filter] = []  # filters written inside brackets
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.pos]
+
+    def peek(self, offset: int = 1) -> Token:
+        return self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
+
+    def take(self) -> Token:
+        tok = self.tokens[self.pos]
+        self.pos = min(self.pos + 1, len(self.tokens) - 1)
+        return tok
+
+    def accept(self, *texts: str) -> Token | None:
+        return self.take() if self.tok.text in texts and self.tok.kind != "END" else None
+
+    def expect(self, text: str, what: str) -> Token:
+        if self.tok.text != text or self.tok.kind == "END":
+            self.error(f"expected {what}")
+        return self.take()
+
+    def error(self, message: str, tok: Token | None = None) -> None:
+        tok = tok or self.tok
+        found = "end of line" if tok.kind == "END" else repr(tok.text)
+        raise ParseError(f"{message}, found {found}", self.source, self.line, tok.column)
+
+
+# ----------------------------------------------------------------------------- lines
+def parse_text(text: str, source: str = "<string>") -> RawCascade:
+    """Parse cascade text into a :class:`RawCascade`.
+
+    Examples
+    --------
+    >>> raw = parse_text("Y = A[k] * B[k]\\nZ = Y * A[k]")
+    >>> [str(e.output) for e in raw.einsums]
+    ['Y[]', 'Z[]']
+    """
+    raw = RawCascade(source)
+    section, in_header = "", True
+    for line_no, full_line in enumerate(text.splitlines(), start=1):
+        body, _, comment = full_line.partition("#")
+        if not body.strip():
+            if in_header and comment:
+                _header_comment(raw, comment)
+            continue
+        in_header = False
+        tokens = tokenize(body.rstrip(), source, line_no)
+        section = _statement(raw, _Cursor(tokens, source, line_no), section, body.strip())
+    return raw
+
+
+def _header_comment(raw: RawCascade, comment: str) -> None:
+    key, sep, value = comment.partition(":")
+    key = key.strip().lower()
+    if sep and key in _META_KEYS:
+        raw.metadata[key] = value.strip()
+
+
+def _statement(raw: RawCascade, cur: _Cursor, section: str, text: str) -> str:
+    """Parse one statement, returning the current section label."""
+    first = cur.tok
+    if first.kind == "NAME" and first.text.lower() in _SECTIONS and _is_label(cur):
+        return _SECTIONS[first.text.lower()]
+    if first.text in ("⋄", "stop", "until"):
+        raw.stops.append(_stop(cur))
+    elif first.text == "ranks" and cur.peek().text != "[":
+        raw.sizes.extend(_sizes(cur))
+    elif first.text == "inputs" and cur.peek().text != "[":
+        raw.inputs.extend(_inputs(cur))
+    else:
+        raw.einsums.append(_einsum(cur, section, text))
+    if cur.tok.kind != "END":
+        cur.error("expected end of statement")
+    return section
+
+
+def _is_label(cur: _Cursor) -> bool:
+    i = 0
+    while cur.peek(i).kind == "NAME":
+        i += 1
+    return cur.peek(i).text == ":" and cur.peek(i + 1).kind == "END"
+
+
+def _stop(cur: _Cursor) -> Stop:
+    cur.take()
+    cur.accept(":")
+    tok = cur.tok
+    if tok.kind != "NAME" or not tok.text[0].islower():
+        cur.error("expected the iterative rank variable of a stop condition (⋄ : m1 >= M1)")
+    cur.take()
+    cur.expect(">=", "'>=' in a stop condition (⋄ : m1 >= M1)")
+    return Stop(tok.text, _intexpr(cur), cur.line)
+
+
+def _sizes(cur: _Cursor) -> list[tuple[str, int, int]]:
+    cur.take()
+    cur.accept(":")
+    out = []
+    while cur.tok.kind != "END":
+        name = cur.take()
+        if name.kind != "NAME" or not name.text[0].isupper():
+            cur.error("expected a size such as M=1024", name)
+        cur.expect("=", "'=' after a rank name")
+        value = cur.take()
+        if value.kind != "NUM" or not value.text.isdigit() or int(value.text) <= 0:
+            cur.error("expected a positive integer size", value)
+        out.append((name.text, int(value.text), cur.line))
+        cur.accept(",")
+    return out
+
+
+def _inputs(cur: _Cursor) -> list[TensorRef]:
+    cur.take()
+    cur.accept(":")
+    out = []
+    while cur.tok.kind != "END":
+        out.append(_tensor(cur, allow_filters=False))
+        cur.accept(",")
+    return out
+
+
+def _einsum(cur: _Cursor, section: str, text: str) -> RawEinsum:
+    output = _tensor(cur, allow_filters=False)
+    cur.expect("=", "'=' after the output tensor")
+    expr = _expr(cur)
+    filters: list[Filter] = []
+    reduce_op, reduce_vars = "+", None
+    while cur.tok.text in (":", "::", "where"):
+        if cur.take().text == "::":
+            reduce_op, reduce_vars = _reduction(cur)
+        else:
+            filters.append(_filter(cur))
+    filters.extend(cur.index_filters)
+    return RawEinsum(output, expr, reduce_op, reduce_vars, tuple(filters), section, cur.line, text)
+
+
+def _reduction(cur: _Cursor) -> tuple[str, tuple[str, ...] | None]:
+    named: list[str] = []
+    if cur.accept("∨"):
+        while cur.tok.kind == "NAME" and cur.tok.text[0].islower() and cur.peek().text != "(":
+            named.append(cur.take().text)
+            cur.accept(",")
+    tok = cur.take()
+    if tok.text not in _REDUCE_OPS:
+        cur.error(f"expected a reduction operator ({', '.join(sorted(set(_REDUCE_OPS)))})", tok)
+    if cur.accept("("):
+        while cur.tok.text != ")":
+            if cur.accept("∪"):
+                continue
+            var = cur.take()
+            if var.kind != "NAME" or not var.text[0].islower():
+                cur.error("expected a rank variable in the reduction", var)
+            named.append(var.text)
+            cur.accept(",")
+        cur.expect(")", "')' closing the reduction")
+    return _REDUCE_OPS[tok.text], (tuple(named) or None)
+
+
+# ----------------------------------------------------------------------------- tensors
+def _tensor(cur: _Cursor, allow_filters: bool = True) -> TensorRef:
+    tok = cur.take()
+    if tok.kind != "NAME":
+        cur.error("expected a tensor name", tok)
+    if not cur.accept("["):
+        return TensorRef(tok.text, (), cur.line, tok.column)
+    indices: list[IntExpr] = []
+    filters: list[Filter] = []
+    while cur.tok.text != "]":
+        indices.append(_intexpr(cur))
+        if cur.tok.text == ":":
+            if not allow_filters:
+                cur.error("a filter is not allowed here")
+            cur.take()
+            filters.append(_filter(cur))
+        if not cur.accept(","):
+            break
+    cur.expect("]", "']' or ',' in the index list")
+    cur.index_filters.extend(filters)
+    return TensorRef(tok.text, tuple(indices), cur.line, tok.column)
+
+
+# ----------------------------------------------------------------------------- values
+def _expr(cur: _Cursor) -> Expr:
+    node = _term(cur)
+    while cur.tok.text in ("+", "-"):
+        op = cur.take().text
+        node = Binary(op, node, _term(cur))
+    return node
+
+
+def _term(cur: _Cursor) -> Expr:
+    node = _unary(cur)
+    while cur.tok.text in ("*", "/"):
+        op = cur.take().text
+        node = Binary(op, node, _unary(cur))
+    return node
+
+
+def _unary(cur: _Cursor) -> Expr:
+    if cur.accept("-"):
+        operand = _unary(cur)
+        if isinstance(operand, Num):
+            return Num(-operand.value)
+        return Call("neg", operand)
+    return _atom(cur)
+
+
+def _atom(cur: _Cursor) -> Expr:
+    tok = cur.tok
+    if tok.kind == "NUM":
+        cur.take()
+        return Num(float(tok.text))
+    if cur.accept("("):
+        node = _expr(cur)
+        cur.expect(")", "')'")
+        return node
+    if tok.kind != "NAME":
+        cur.error("expected a tensor, number, size or function")
+    if tok.text == "inf":
+        cur.take()
+        return Num(float("inf"))
+    nxt = cur.peek()
+    if nxt.text == "[":
+        return _tensor(cur)
+    if nxt.text == "(":
+        return _call(cur)
+    cur.take()
+    return Bare(tok.text, cur.line, tok.column)
+
+
+def _call(cur: _Cursor) -> Expr:
+    tok = cur.take()
+    cur.expect("(", "'('")
+    func = tok.text
+    if func in ("max", "min"):
+        left = _expr(cur)
+        cur.expect(",", f"',' between the two operands of {func}")
+        right = _expr(cur)
+        cur.expect(")", "')'")
+        return Binary(func, left, right)
+    if func not in UNARY_FUNCTIONS:
+        known = ", ".join(UNARY_FUNCTIONS + ("max", "min"))
+        cur.error(f"unknown function {func!r} (known: {known})", tok)
+    arg = _expr(cur)
+    cur.expect(")", f"')' closing {func}(")
+    return Call(func, arg)
+
+
+# ----------------------------------------------------------------------------- integers
+def _intexpr(cur: _Cursor) -> IntExpr:
+    node = _intterm(cur)
+    while cur.tok.text in ("+", "-"):
+        op = cur.take().text
+        node = IntBinary(op, node, _intterm(cur))
+    return node
+
+
+def _intterm(cur: _Cursor) -> IntExpr:
+    node = _intunary(cur)
+    while cur.tok.text in ("*", "//", "%", "/"):
+        op = cur.take()
+        if op.text == "/":
+            cur.error("use '//' for integer division in an index or filter", op)
+        node = IntBinary(op.text, node, _intunary(cur))
+    return node
+
+
+def _intunary(cur: _Cursor) -> IntExpr:
+    if cur.accept("-"):
+        return IntBinary("-", IntConst(0), _intunary(cur))
+    return _intatom(cur)
+
+
+def _intatom(cur: _Cursor) -> IntExpr:
+    tok = cur.take()
+    if tok.kind == "NUM":
+        if not tok.text.isdigit():
+            cur.error("expected an integer", tok)
+        return IntConst(int(tok.text))
+    if tok.text == "(":
+        node = _intexpr(cur)
+        cur.expect(")", "')'")
+        return node
+    if tok.kind != "NAME":
+        cur.error("expected a rank variable, size or integer", tok)
+    if cur.tok.text == "(":
+        return _intcall(cur, tok)
+    return Var(tok.text) if tok.text[0].islower() else Size(tok.text)
+
+
+def _intcall(cur: _Cursor, tok: Token) -> IntExpr:
+    if tok.text not in _INT_FUNCTIONS:
+        cur.error(f"unknown integer function {tok.text!r} (known: min, max, abs, clamp)", tok)
+    cur.take()
+    args = [_intexpr(cur)]
+    while cur.accept(","):
+        args.append(_intexpr(cur))
+    cur.expect(")", "')'")
+    if len(args) != _INT_FUNCTIONS[tok.text]:
+        cur.error(f"{tok.text} takes {_INT_FUNCTIONS[tok.text]} arguments", tok)
+    return IntCall(tok.text, tuple(args))
+
+
+# ----------------------------------------------------------------------------- filters
+def _filter(cur: _Cursor) -> Filter:
+    parts = [_filter_and(cur)]
+    while cur.accept("or", "|"):
+        parts.append(_filter_and(cur))
+    return parts[0] if len(parts) == 1 else BoolOp("or", tuple(parts))
+
+
+def _filter_and(cur: _Cursor) -> Filter:
+    parts = [_filter_not(cur)]
+    while cur.accept("and", "&"):
+        parts.append(_filter_not(cur))
+    return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+
+
+def _filter_not(cur: _Cursor) -> Filter:
+    if cur.accept("not", "!"):
+        return Not(_filter_not(cur))
+    return _filter_atom(cur)
+
+
+def _filter_atom(cur: _Cursor) -> Filter:
+    tok = cur.tok
+    if tok.kind == "NAME" and tok.text[0].isupper() and cur.peek().text == "[":
+        return MaskRef(_tensor(cur, allow_filters=False))
+    if tok.text == "(":
+        start = cur.pos
+        try:
+            return _comparison(cur)
+        except ParseError:
+            cur.pos = start
+        cur.take()
+        inner = _filter(cur)
+        cur.expect(")", "')' closing a filter")
+        return inner
+    return _comparison(cur)
+
+
+def _comparison(cur: _Cursor) -> Filter:
+    operands = [_intexpr(cur)]
+    ops: list[str] = []
+    while cur.tok.text in _COMPARE:
+        ops.append(cur.take().text)
+        operands.append(_intexpr(cur))
+    if not ops:
+        cur.error("expected a comparison (<, <=, >, >=, ==, !=) in a filter")
+    return Compare(tuple(operands), tuple(ops))

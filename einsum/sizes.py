@@ -1,0 +1,135 @@
+"""Rank sizes: declared, given, inferred from arrays, and derived for partitions.
+
+A partitioned rank ``M → M1 × M0`` needs only two of the three sizes; the third is
+derived as ``M1 = ceil(M / M0)`` (or ``M0 = ceil(M / M1)``). Works on plain ints and on
+numpy arrays of sizes alike, which is what lets a sweep evaluate a million shapes at
+once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from einsum.errors import ShapeError
+from einsum.model import Cascade, IntBinary, IntCall, IntConst, IntExpr, Size, Var, rank_root
+
+__all__ = ["resolve_sizes", "parse_size_assignments", "eval_int", "var_size"]
+
+
+def parse_size_assignments(text: str | None) -> dict[str, int]:
+    """Parse ``"E=8 F=8 M=64"`` (spaces or commas) into a dict.
+
+    Examples
+    --------
+    >>> parse_size_assignments("E=8, M=64")
+    {'E': 8, 'M': 64}
+    """
+    out: dict[str, int] = {}
+    for item in (text or "").replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or not name.strip():
+            raise ShapeError(f"size {item!r}: expected NAME=INTEGER such as M=64")
+        out[name.strip()] = int(value)
+    return out
+
+
+def resolve_sizes(cascade: Cascade, sizes: Mapping[str, Any] | None = None,
+                  arrays: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Collect every rank size a cascade needs.
+
+    Declared sizes (``ranks:`` lines) come first, then ``sizes`` overrides them, then
+    input array shapes fill and check the rest; partitions are derived last.
+
+    Raises
+    ------
+    ShapeError
+        If an array's shape disagrees with a size given or inferred elsewhere.
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> resolve_sizes(load("attention-1pass"), {"M": 100, "M0": 16})["M1"]
+    7
+    """
+    out: dict[str, Any] = dict(cascade.declared_sizes)
+    out.update(sizes or {})
+    origin = {name: "given" for name in out}
+    for tensor, array in (arrays or {}).items():
+        ranks = cascade.ranks_of(tensor) if tensor in dict(cascade.tensor_ranks) else ()
+        if len(ranks) != np.ndim(array):
+            raise ShapeError(f"input {tensor} has {np.ndim(array)} dimensions; the cascade indexes "
+                             f"it with {len(ranks)} ({', '.join(ranks)})")
+        for rank, extent in zip(ranks, np.shape(array)):
+            if rank == "?":
+                continue
+            if rank in out and np.any(out[rank] != extent):
+                raise ShapeError(f"rank {rank} has inconsistent sizes: {out[rank]} ({origin[rank]}) "
+                                 f"but {extent} from input {tensor}")
+            out[rank], origin[rank] = extent, f"input {tensor}"
+    _derive_partitions(cascade, out)
+    return out
+
+
+def _derive_partitions(cascade: Cascade, sizes: dict[str, Any]) -> None:
+    ranks = {cascade.rank_of(v) for e in cascade.einsums for v in e.iteration_vars}
+    for rank in sorted(ranks):
+        root = rank_root(rank)
+        if rank in sizes or root == rank or root not in sizes:
+            continue
+        siblings = [r for r in ranks if r != rank and rank_root(r) == root and r in sizes]
+        if len(siblings) == 1:
+            sizes[rank] = -(-sizes[root] // sizes[siblings[0]])
+    for stop in cascade.stops:
+        rank = cascade.rank_of(stop.var)
+        if rank not in sizes:
+            try:
+                sizes[rank] = eval_int(stop.extent, {}, sizes)
+            except ShapeError:
+                pass
+
+
+def var_size(cascade: Cascade, var: str, sizes: Mapping[str, Any]) -> Any:
+    """Size of the range of a rank variable."""
+    rank = cascade.rank_of(var)
+    if rank not in sizes:
+        raise ShapeError(f"size of rank {rank} (variable {var}) is unknown; give it, e.g. "
+                         f"--size {rank}=64")
+    return sizes[rank]
+
+
+_INT_OPS = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "//": np.floor_divide, "%": np.mod,
+}
+
+
+def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any]) -> Any:
+    """Evaluate an integer expression with variables from ``env`` and sizes from ``sizes``.
+
+    Examples
+    --------
+    >>> from einsum.model import IntBinary, Var, Size
+    >>> eval_int(IntBinary("+", IntBinary("*", Var("m1"), Size("M0")), Var("m0")),
+    ...          {"m1": 2, "m0": 3}, {"M0": 16})
+    35
+    """
+    if isinstance(expr, IntConst):
+        return expr.value
+    if isinstance(expr, Var):
+        return env[expr.name]
+    if isinstance(expr, Size):
+        if expr.name not in sizes:
+            raise ShapeError(f"size {expr.name} is unknown; give it, e.g. --size {expr.name}=64")
+        return sizes[expr.name]
+    if isinstance(expr, IntBinary):
+        return _INT_OPS[expr.op](eval_int(expr.left, env, sizes), eval_int(expr.right, env, sizes))
+    if isinstance(expr, IntCall):
+        args = [eval_int(a, env, sizes) for a in expr.args]
+        if expr.func == "abs":
+            return np.abs(args[0])
+        if expr.func == "clamp":
+            return np.minimum(np.maximum(args[0], args[1]), args[2])
+        return (np.minimum if expr.func == "min" else np.maximum)(args[0], args[1])
+    raise TypeError(f"not an integer expression: {expr!r}")
