@@ -92,7 +92,8 @@ class IntBinary(IntExpr):
     right: IntExpr
 
     def __str__(self) -> str:
-        return f"{_wrap(self.left)}{self.op}{_wrap(self.right)}"
+        spaced = f" {self.op} " if self.op in "+-" else self.op
+        return f"{_wrap(self.left, self.op, False)}{spaced}{_wrap(self.right, self.op, True)}"
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,15 @@ class IntCall(IntExpr):
         return f"{self.func}({', '.join(str(a) for a in self.args)})"
 
 
-def _wrap(expr: IntExpr) -> str:
+def _wrap(expr: IntExpr, parent: str, right: bool) -> str:
+    """Parenthesise a child only where precedence or associativity needs it."""
     text = str(expr)
-    return f"({text})" if isinstance(expr, IntBinary) and expr.op in "+-" else text
+    if not isinstance(expr, IntBinary):
+        return text
+    looser = expr.op in "+-" and parent not in "+-"
+    if looser or (right and (parent == "-" and expr.op in "+-" or parent in ("//", "%"))):
+        return f"({text})"
+    return text
 
 
 def int_vars(expr: IntExpr) -> frozenset[str]:

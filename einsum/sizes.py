@@ -111,8 +111,8 @@ def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any]) ->
     Examples
     --------
     >>> from einsum.model import IntBinary, Var, Size
-    >>> eval_int(IntBinary("+", IntBinary("*", Var("m1"), Size("M0")), Var("m0")),
-    ...          {"m1": 2, "m0": 3}, {"M0": 16})
+    >>> int(eval_int(IntBinary("+", IntBinary("*", Var("m1"), Size("M0")), Var("m0")),
+    ...              {"m1": 2, "m0": 3}, {"M0": 16}))
     35
     """
     if isinstance(expr, IntConst):

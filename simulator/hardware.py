@@ -311,9 +311,21 @@ class GPUSpec:
             peak_tensor_flops=self.peak_tensor_flops,
             peak_sparse_tensor_flops=self.peak_sparse_tensor_flops,
             fp32_flops=self.fp32_flops, exp_ops_per_s=self.exp_ops_per_s,
-            smem_bytes_per_s=self.smem_bytes_per_s, sources=dict(self.sources),
+            smem_bytes_per_s=self.smem_bytes_per_s, sources=_nest(self.sources),
         )
         return document
+
+
+def _nest(flat: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``{"a.b": x}`` into ``{"a": {"b": x}}`` (one level, for the JSON sources)."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        head, _, tail = key.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[key] = value
+    return nested
 
 
 # --------------------------------------------------------------------------- parsing
@@ -360,7 +372,10 @@ def _number(label: str, path: str, value: Any, integer: bool) -> float:
 
 
 def _quantity(label: str, doc: Mapping[str, Any], spec_field: _Field) -> tuple[Any, str]:
-    """Read one ``{value, unit, source}`` node and convert it to base units."""
+    """Read one ``{value, unit, source[, note]}`` node; return (base-unit value, citation).
+
+    An optional ``note`` is appended to the citation after " | note: ".
+    """
     node, path = _lookup(doc, spec_field.path), spec_field.path
     if node is None:
         if spec_field.required:
@@ -376,7 +391,10 @@ def _quantity(label: str, doc: Mapping[str, Any], spec_field: _Field) -> tuple[A
     if extra:
         raise SpecError(f"{label}: unknown key '{path}.{sorted(extra)[0]}'; expected one of "
                         f"{', '.join(sorted(_QUANTITY_KEYS))}")
-    return _convert(label, path, node, spec_field.kind), _source(label, path, node)
+    source = _source(label, path, node)
+    if node.get("note") is not None:
+        source = f"{source} | note: {str(node['note']).strip()}"
+    return _convert(label, path, node, spec_field.kind), source
 
 
 def _convert(label: str, path: str, node: Mapping[str, Any], kind: str) -> Any:

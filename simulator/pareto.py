@@ -131,7 +131,7 @@ def pareto_mask(values: np.ndarray, senses: Sequence[str]) -> np.ndarray:
     --------
     >>> pareto_mask([[1, 9], [2, 8], [2, 9], [1, 9]], ["min", "min"]).tolist()
     [True, True, False, True]
-    >>> pareto_mask([[1, 9], [2, 8], [2, 9]], ["min", "max"]).tolist()
+    >>> pareto_mask([[1, 9], [2, 8], [2, 10]], ["min", "max"]).tolist()
     [True, False, True]
     >>> pareto_mask(np.empty((0, 3)), ["min"] * 3).tolist()
     []

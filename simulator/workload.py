@@ -469,17 +469,13 @@ def problem_from_model(
     ----------
     model : str, path-like or ModelShape
         Catalogue name, ``config.json`` path or shape.
-    batch : int
-        Batch size ``B``.
-    seq_q, seq_kv : int, optional
-        ``P`` and ``M``; ``seq_q`` defaults to the model's token-layout size, ``seq_kv``
-        to ``seq_q``.
+    batch, seq_q, seq_kv : int
+        ``B``, ``P``, ``M``; ``seq_q`` defaults to the token-layout size, ``seq_kv`` to ``P``.
     dtype, kv_dtype, causal, sparsity
         Passed to :class:`AttentionProblem`.
     mla_form : {"absorbed", "naive"}
-        For MLA models: the absorbed decode form (one shared latent KV head,
-        ``E = d_c + d_R``, ``F = d_c``, only the latent cached) or the naive prefill form
-        (``H`` KV heads, ``E = d_nope + d_R``, ``F = d_v``).
+        MLA models only: absorbed decode form (1 latent KV head, ``E = d_c + d_R``,
+        ``F = d_c``, only the latent cached) or naive prefill form (``E = d_nope + d_R``).
 
     Returns
     -------
@@ -488,8 +484,7 @@ def problem_from_model(
     Raises
     ------
     SpecError
-        If no sequence length is given for a model without a token layout, or a value is
-        invalid.
+        If ``seq_q`` is missing for a model without a token layout, or a value is invalid.
 
     Examples
     --------
@@ -605,9 +600,8 @@ def load_hf_config(path: str | os.PathLike[str]) -> ModelShape:
     Raises
     ------
     SpecError
-        If the file is missing or malformed, a required key is missing (the message names
-        the file and the key), a value is not a positive integer, or the heads do not
-        divide evenly.
+        If the file is missing or malformed, a required key is missing, a value is not a
+        positive integer, or the heads do not divide evenly; the message names the file.
 
     Examples
     --------

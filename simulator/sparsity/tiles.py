@@ -403,8 +403,11 @@ def _union_intervals(ctx: _FlatContext, q0: int, q1: int) -> tuple[np.ndarray, n
         prefix = ctx.coords[:last, row * width]
         rows = _rows(ctx, [_key_coords(ctx, i, int(x)) for i, x in enumerate(prefix)])
         covered = np.zeros(width, dtype=bool)
-        for x in range(lo, hi):
-            covered[_key_coords(ctx, last, x)] = True
+        d = ctx.dilation[last]
+        for x0 in range(lo, min(lo + d, hi)):  # one residue class at a time
+            x1 = x0 + (hi - 1 - x0) // d * d  # its last query in this row
+            local = np.arange(ctx.start[last][x0], ctx.end[last][x1])
+            covered[x0 % d + d * local] = True
         s, e = _intervals(rows, _runs(covered), width)
         starts.append(s)
         ends.append(e)

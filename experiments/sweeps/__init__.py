@@ -1,0 +1,1 @@
+"""Built-in sweep specs (YAML), located with :mod:`importlib.resources`."""
