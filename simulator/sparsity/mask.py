@@ -45,7 +45,7 @@ def _as_dims(value: object, ndim: int, name: str) -> tuple[int, ...]:
     try:
         items = tuple(values)  # type: ignore[arg-type]
     except TypeError:
-        raise SpecError(f"{name}: expected an int or {ndim} ints, got {value!r}") from None
+        raise SpecError(f"{name}: expected an int or {ndim} int(s), got {value!r}") from None
     if len(items) != ndim:
         raise SpecError(f"{name}: expected {ndim} value(s), one per layout dimension, got {items}")
     for item in items:
