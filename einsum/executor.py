@@ -27,7 +27,18 @@ import numpy as np
 from einsum.errors import ShapeError
 from einsum.graph import cascade_graph, forward_order
 from einsum.model import (
-    Binary, BoolOp, Call, Cascade, Compare, Einsum, Expr, Filter, MaskRef, Not, Num, SizeRef,
+    Binary,
+    BoolOp,
+    Call,
+    Cascade,
+    Compare,
+    Einsum,
+    Expr,
+    Filter,
+    MaskRef,
+    Not,
+    Num,
+    SizeRef,
     TensorRef,
 )
 from einsum.semantics import classify_index
@@ -57,7 +68,7 @@ class _Store:
 
 def evaluate(cascade: Cascade, inputs: Mapping[str, Any],
              sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Run a cascade on concrete inputs.
+    r"""Run a cascade on concrete inputs.
 
     Parameters
     ----------
@@ -80,7 +91,7 @@ def evaluate(cascade: Cascade, inputs: Mapping[str, Any],
     Examples
     --------
     >>> from einsum import parse
-    >>> c = parse("Y = A[k] * B[k]\\nZ = Y * A[k]")
+    >>> c = parse("Y = A[k] * B[k]\nZ = Y * A[k]")
     >>> float(evaluate(c, {"A": [1.0, 2.0], "B": [3.0, 4.0]})["Z"])
     33.0
     """

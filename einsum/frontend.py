@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from einsum.errors import ParseError
+from einsum.errors import EinsumError
 from einsum.library import library_names, library_path
 from einsum.model import Cascade
 from einsum.parser import parse_text
@@ -16,7 +16,7 @@ __all__ = ["parse", "load"]
 
 @lru_cache(maxsize=256)
 def parse(text: str, name: str = "cascade", source: str = "<string>") -> Cascade:
-    """Parse cascade text into a checked, frozen :class:`Cascade`.
+    r"""Parse cascade text into a checked, frozen :class:`Cascade`.
 
     Parameters
     ----------
@@ -38,7 +38,7 @@ def parse(text: str, name: str = "cascade", source: str = "<string>") -> Cascade
 
     Examples
     --------
-    >>> c = parse("Y = A[k] * B[k]\\nZ = Y * A[k]")
+    >>> c = parse("Y = A[k] * B[k]\nZ = Y * A[k]")
     >>> [e.label for e in c.einsums], c.inputs, c.outputs
     (['Y', 'Z'], ('A', 'B'), ('Z',))
     """
@@ -61,8 +61,8 @@ def load(name_or_path: str | Path) -> Cascade:
         path = Path(text_name)
         if not path.is_file():
             known = ", ".join(library_names())
-            raise ParseError(f"no built-in cascade or file named {text_name!r} (built-ins: {known})",
-                             text_name, 0, 0)
+            raise EinsumError(f"no built-in cascade or file named {text_name!r} "
+                              f"(built-ins: {known})")
     text = path.read_text(encoding="utf-8")
     source = text_name if text_name in library_names() else str(path)
     return parse(text, path.stem, source)

@@ -26,7 +26,16 @@ from functools import lru_cache
 import networkx as nx
 
 from einsum.errors import ParseError
-from einsum.model import Cascade, Einsum, TensorRef, expr_refs, int_vars, mask_refs, rank_root
+from einsum.model import (
+    Cascade,
+    Einsum,
+    IntConst,
+    TensorRef,
+    expr_refs,
+    int_vars,
+    mask_refs,
+    rank_root,
+)
 from einsum.semantics import classify_index
 
 __all__ = ["cascade_graph", "check_acyclic", "forward_order", "rank_family", "traverses",
@@ -94,6 +103,24 @@ def _read_flags(cascade: Cascade, producer: Einsum, ref: TensorRef) -> tuple[boo
     return True, False, "iterative"
 
 
+def _can_feed(cascade: Cascade, producer: Einsum, ref: TensorRef) -> bool:
+    """False when an initialisation writes a coordinate the reference never reads.
+
+    ``RM[0,p] = -inf`` feeds ``RM[m1,p]`` (at m1 = 0) but never ``RM[m1+1,p]``.
+    """
+    slot = _iterative_slot(cascade, producer.name)
+    if slot is None:
+        return True
+    iterative = frozenset(cascade.iterative_vars)
+    written = producer.output.indices[slot]
+    read = classify_index(ref.indices[slot], iterative)
+    if classify_index(written, iterative).kind != "const" or read.kind != "iter":
+        return True
+    if not isinstance(written, IntConst):
+        return True
+    return written.value - read.offset >= 0
+
+
 def _raw_edges(cascade: Cascade) -> list[tuple[str, str, dict]]:
     producers: dict[str, list[Einsum]] = {}
     for einsum in cascade.einsums:
@@ -102,6 +129,8 @@ def _raw_edges(cascade: Cascade) -> list[tuple[str, str, dict]]:
     for consumer in cascade.einsums:
         for ref in reads_of(consumer):
             for producer in producers.get(ref.name, ()):
+                if not _can_feed(cascade, producer, ref):
+                    continue
                 forward, carried, how = _read_flags(cascade, producer, ref)
                 data = edges.setdefault((producer.label, consumer.label), {
                     "tensor": ref.name, "forward": False, "loop_carried": False, "reads": []})
@@ -112,12 +141,12 @@ def _raw_edges(cascade: Cascade) -> list[tuple[str, str, dict]]:
 
 
 def check_acyclic(cascade: Cascade) -> None:
-    """Raise :class:`ParseError` if the forward dependencies contain a cycle.
+    r"""Raise :class:`ParseError` if the forward dependencies contain a cycle.
 
     Examples
     --------
     >>> from einsum import parse
-    >>> parse("A[m] = B[m] * C[m]\\nB[m] = A[m]")
+    >>> parse("A[m] = B[m] * C[m]\nB[m] = A[m]")
     Traceback (most recent call last):
     ...
     einsum.errors.ParseError: <string>:1:1: dependency cycle A (line 1) -> B (line 2) -> A; ...

@@ -147,8 +147,9 @@ class Num(Expr):
     value: float
 
     def __str__(self) -> str:
-        return repr(self.value) if self.value != int(self.value) or abs(self.value) == float(
-            "inf") else str(int(self.value))
+        if self.value in (float("inf"), float("-inf")):
+            return "inf" if self.value > 0 else "-inf"
+        return str(int(self.value)) if self.value == int(self.value) else repr(self.value)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class TensorRef(Expr):
     column: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.name}[{','.join(str(i) for i in self.indices)}]"
+        return f"{self.name}[{','.join(str(i).replace(' ', '') for i in self.indices)}]"
 
 
 @dataclass(frozen=True)

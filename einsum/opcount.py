@@ -31,8 +31,23 @@ import numpy as np
 from einsum.errors import ShapeError
 from einsum.graph import cascade_graph, forward_order
 from einsum.model import (
-    Binary, BoolOp, Call, Cascade, Compare, Einsum, Expr, Filter, IntBinary, IntCall, IntExpr,
-    MaskRef, Not, TensorRef, Var, expr_refs, filter_vars,
+    Binary,
+    BoolOp,
+    Call,
+    Cascade,
+    Compare,
+    Einsum,
+    Expr,
+    Filter,
+    IntBinary,
+    IntCall,
+    IntExpr,
+    MaskRef,
+    Not,
+    TensorRef,
+    Var,
+    expr_refs,
+    filter_vars,
 )
 from einsum.sizes import resolve_sizes
 from einsum.symbolic import Poly

@@ -26,8 +26,23 @@ from dataclasses import dataclass, field
 from einsum.errors import ParseError
 from einsum.lexer import Token, tokenize
 from einsum.model import (
-    Binary, BoolOp, Call, Compare, Expr, Filter, IntBinary, IntCall, IntConst, IntExpr,
-    MaskRef, Not, Num, Size, Stop, TensorRef, Var,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    Filter,
+    IntBinary,
+    IntCall,
+    IntConst,
+    IntExpr,
+    MaskRef,
+    Not,
+    Num,
+    Size,
+    Stop,
+    TensorRef,
+    Var,
 )
 
 __all__ = ["RawEinsum", "RawCascade", "parse_text", "UNARY_FUNCTIONS", "Bare"]
@@ -114,11 +129,11 @@ class _Cursor:
 
 # ----------------------------------------------------------------------------- lines
 def parse_text(text: str, source: str = "<string>") -> RawCascade:
-    """Parse cascade text into a :class:`RawCascade`.
+    r"""Parse cascade text into a :class:`RawCascade`.
 
     Examples
     --------
-    >>> raw = parse_text("Y = A[k] * B[k]\\nZ = Y * A[k]")
+    >>> raw = parse_text("Y = A[k] * B[k]\nZ = Y * A[k]")
     >>> [str(e.output) for e in raw.einsums]
     ['Y[]', 'Z[]']
     """

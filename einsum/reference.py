@@ -70,7 +70,7 @@ def _einsum(spec: list[tuple[str, ...]], out: tuple[str, ...], *arrays: np.ndarr
 
 def _softmax_attention(inputs: Mapping[str, Named], keep: np.ndarray | None,
                        scale: float = 1.0) -> Named:
-    """softmax over keys of scale·QᵀK (masked where ``keep`` is False), times V."""
+    """Softmax over keys of scale·QᵀK (masked where ``keep`` is False), times V."""
     q, k, v = inputs["Q"], inputs["K"], inputs["V"]
     batch = tuple(dict.fromkeys(r for r in q.ranks + k.ranks if r not in ("E", "P", "M")))
     scores = _einsum([q.ranks, k.ranks], batch + ("P", "M"), q.array, k.array) * scale

@@ -15,9 +15,24 @@ from typing import NamedTuple
 
 from einsum.errors import ParseError
 from einsum.model import (
-    Binary, Call, Cascade, Einsum, Expr, IntBinary, IntCall, IntConst, IntExpr, Size, Stop,
+    Binary,
+    Call,
+    Cascade,
+    Einsum,
+    Expr,
+    IntBinary,
+    IntCall,
+    IntConst,
+    IntExpr,
+    Size,
+    Stop,
     TensorRef,
-    Var, expr_refs, filter_vars, int_vars, mask_refs, rank_root,
+    Var,
+    expr_refs,
+    filter_vars,
+    int_vars,
+    mask_refs,
+    rank_root,
 )
 from einsum.parser import Bare, RawCascade, RawEinsum
 
@@ -244,8 +259,8 @@ def _label(einsums: tuple[Einsum, ...], iterative: frozenset[str], src: str) -> 
         if len(positions) == 1:
             continue
         updates = [p for p in positions if not _is_init(einsums[p], iterative)]
-        if len(updates) > 1:
-            first, second = (einsums[p].line for p in updates[:2])
+        if len(updates) != 1:
+            first, second = (einsums[p].line for p in (updates or positions)[:2])
             raise ParseError(f"tensor {name} is defined twice (lines {first} and {second}); only an "
                              f"iterative tensor may have initialisations", src, second, 1)
         inits = [p for p in positions if p not in updates]
@@ -256,8 +271,9 @@ def _label(einsums: tuple[Einsum, ...], iterative: frozenset[str], src: str) -> 
 
 
 def _is_init(einsum: Einsum, iterative: frozenset[str]) -> bool:
+    """An initialisation writes constants where the update writes ``v + c``."""
     kinds = [classify_index(i, iterative) for i in einsum.output.indices]
-    return not any(k.kind == "iter" for k in kinds)
+    return not any(k.kind == "iter" and k.offset != 0 for k in kinds)
 
 
 def _relabel(einsum: Einsum, label: str) -> Einsum:
