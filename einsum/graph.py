@@ -78,12 +78,17 @@ def _iter_position(cascade: Cascade, producer: Einsum) -> tuple[int, str, int] |
 
 def _iterative_slot(cascade: Cascade, tensor: str) -> int | None:
     """The position of a tensor that an iterative rank indexes, if any."""
+    return _iterative_slots(cascade).get(tensor)
+
+
+@lru_cache(maxsize=256)
+def _iterative_slots(cascade: Cascade) -> dict[str, int]:
+    slots: dict[str, int] = {}
     for einsum in cascade.einsums:
-        if einsum.name == tensor:
-            found = _iter_position(cascade, einsum)
-            if found and found[2] != 0:
-                return found[0]
-    return None
+        found = _iter_position(cascade, einsum)
+        if found and found[2] != 0:
+            slots.setdefault(einsum.name, found[0])
+    return slots
 
 
 def _read_flags(cascade: Cascade, producer: Einsum, ref: TensorRef) -> tuple[bool, bool, str]:
@@ -121,6 +126,7 @@ def _can_feed(cascade: Cascade, producer: Einsum, ref: TensorRef) -> bool:
     return written.value - read.offset >= 0
 
 
+@lru_cache(maxsize=256)
 def _raw_edges(cascade: Cascade) -> list[tuple[str, str, dict]]:
     producers: dict[str, list[Einsum]] = {}
     for einsum in cascade.einsums:
@@ -194,6 +200,7 @@ def cascade_graph(cascade: Cascade, rank: str = "m") -> nx.DiGraph:
     for u, v, data in _raw_edges(cascade):
         graph.add_edge(u, v, tensor=data["tensor"], forward=data["forward"],
                        loop_carried=data["loop_carried"], kind="", reads=tuple(data["reads"]))
+    graph.graph["order"] = _topological(graph)
     for label in forward_order(graph):
         for u, _, data in graph.in_edges(label, data=True):
             data["kind"] = _edge_kind(graph, u, label, data, family, cascade)
@@ -202,6 +209,10 @@ def cascade_graph(cascade: Cascade, rank: str = "m") -> nx.DiGraph:
 
 def forward_order(graph: nx.DiGraph) -> list[str]:
     """Topological order of the Einsums, ignoring loop-carried-only edges."""
+    return list(graph.graph.get("order") or _topological(graph))
+
+
+def _topological(graph: nx.DiGraph) -> list[str]:
     forward = nx.DiGraph()
     forward.add_nodes_from(graph.nodes)
     forward.add_edges_from((u, v) for u, v, d in graph.edges(data=True) if d["forward"])

@@ -16,6 +16,9 @@ from einsum.errors import ParseError
 __all__ = ["Token", "tokenize"]
 
 _FOLD = {"×": "*", "·": "*", "÷": "/", "−": "-", "≤": "<=", "≥": ">=", "≠": "!=", "∞": "inf"}
+# One-character folds keep columns aligned; the multi-character ones shift later columns,
+# which only matters on lines that use them.
+_TRANSLATE = str.maketrans(_FOLD)
 
 _TOKEN = re.compile(
     r"""
@@ -62,27 +65,21 @@ def tokenize(line: str, source: str = "<cascade>", line_no: int = 0) -> list[Tok
     >>> [t.text for t in tokenize("SN = e^(A − B)")]
     ['SN', '=', 'exp', '(', 'A', '-', 'B', ')', '']
     """
+    folded = line.translate(_TRANSLATE)
     tokens: list[Token] = []
     pos = 0
-    while pos < len(line):
-        char = line[pos]
-        if char in _FOLD:
-            tokens.append(_folded(_FOLD[char], pos))
-            pos += 1
-            continue
-        match = _TOKEN.match(line, pos)
-        if match is None:
-            raise ParseError(f"unexpected character {char!r}", source, line_no, pos + 1)
-        kind = match.lastgroup or "WS"
-        if kind != "WS":
-            tokens.append(Token(kind, match.group(), pos + 1))
+    for match in _TOKEN.finditer(folded):
+        if match.start() != pos:
+            break
         pos = match.end()
+        kind = match.lastgroup
+        if kind != "WS":
+            text = match.group()
+            tokens.append(Token("NAME" if text == "inf" else kind, text, match.start() + 1))
+    if pos != len(folded):
+        raise ParseError(f"unexpected character {line[pos]!r}", source, line_no, pos + 1)
     tokens.append(Token("END", "", len(line) + 1))
-    return _rewrite_e_caret(tokens)
-
-
-def _folded(text: str, pos: int) -> Token:
-    return Token("NAME" if text == "inf" else "OP", text, pos + 1)
+    return _rewrite_e_caret(tokens) if "^" in folded else tokens
 
 
 def _rewrite_e_caret(tokens: list[Token]) -> list[Token]:

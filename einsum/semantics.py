@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 from einsum.errors import ParseError
@@ -47,6 +48,7 @@ class IndexInfo(NamedTuple):
     offset: int
 
 
+@lru_cache(maxsize=4096)
 def classify_index(index: IntExpr, iterative_vars: frozenset[str]) -> IndexInfo:
     """Classify an index expression.
 

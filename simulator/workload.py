@@ -452,16 +452,9 @@ def get_model(name_or_path: str | os.PathLike[str]) -> ModelShape:
 
 
 def problem_from_model(
-    model: str | os.PathLike[str] | ModelShape,
-    batch: int = 1,
-    seq_q: int | None = None,
-    seq_kv: int | None = None,
-    *,
-    dtype: str = "fp16",
-    kv_dtype: str | None = None,
-    causal: bool = False,
-    sparsity: object | None = None,
-    mla_form: str = "absorbed",
+    model: str | os.PathLike[str] | ModelShape, batch: int = 1, seq_q: int | None = None,
+    seq_kv: int | None = None, *, dtype: str = "fp16", kv_dtype: str | None = None,
+    causal: bool = False, sparsity: object | None = None, mla_form: str = "absorbed",
 ) -> AttentionProblem:
     """Build the :class:`AttentionProblem` of one attention layer of a model.
 

@@ -39,7 +39,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
     for row in [header, *rows]:
-        cells = [c.rjust(w) for c, w in zip(row, widths)]
+        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
         cells[0], cells[-1] = row[0].ljust(widths[0]), row[-1]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
@@ -62,7 +62,8 @@ def _gpu_row(summary: dict[str, Any]) -> list[str]:
     fp8 = summary["fp8_dense_flops"]
     return [
         summary["name"], summary["architecture"], str(summary["sm_count"]),
-        f"{summary['boost_clock_hz'] / 1e9:.2f}", f"{(summary['fp16_dense_flops'] or 0) / 1e12:.1f}",
+        f"{summary['boost_clock_hz'] / 1e9:.2f}",
+        f"{(summary['fp16_dense_flops'] or 0) / 1e12:.1f}",
         "-" if fp8 is None else f"{fp8 / 1e12:.1f}", f"{summary['dram_bytes_per_s'] / 1e12:.2f}",
         _si(summary["l2_bytes"], "B"), _si(summary["smem_bytes_per_sm"], "B"),
     ]

@@ -103,7 +103,8 @@ def test_fp32_headline_at_boost_clock(name):
     spec = load_gpu(name)
     at_boost = spec.at_clock(spec.boost_clock_hz)
     assert close(at_boost.fp32_flops, VENDOR_FP32_TFLOPS[name] * 1e12, 0.02)
-    assert at_boost.fp32_flops == spec.sm_count * spec.fp32_flop_per_clk_per_sm * spec.boost_clock_hz
+    per_sm = spec.fp32_flop_per_clk_per_sm
+    assert at_boost.fp32_flops == spec.sm_count * per_sm * spec.boost_clock_hz
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -289,12 +290,15 @@ def _set(path: str, value):
 _DELETE = object()
 
 BAD_SPECS = [
-    ("negative", _set("sm_count.value", -1), r"key 'sm_count\.value': expected a positive number; got -1"),
+    ("negative", _set("sm_count.value", -1),
+     r"key 'sm_count\.value': expected a positive number; got -1"),
     ("zero", _set("dram.bandwidth.value", 0), r"key 'dram\.bandwidth\.value': expected a positive"),
-    ("text", _set("l2.capacity.value", "big"), r"key 'l2\.capacity\.value': expected a positive number; got 'big'"),
+    ("text", _set("l2.capacity.value", "big"),
+     r"key 'l2\.capacity\.value': expected a positive number; got 'big'"),
     ("bool", _set("cuda_core.exp.value", True), r"key 'cuda_core\.exp\.value'"),
     ("nan", _set("clocks.boost.value", float("nan")), r"key 'clocks\.boost\.value'"),
-    ("fractional SMs", _set("sm_count.value", 132.5), r"key 'sm_count\.value': expected an integer"),
+    ("fractional SMs", _set("sm_count.value", 132.5),
+     r"key 'sm_count\.value': expected an integer"),
     ("wrong unit", _set("dram.bandwidth.unit", "GB"),
      r"key 'dram\.bandwidth\.unit': expected one of B/s, MB/s, GB/s, TB/s, GiB/s; got 'GB'"),
     ("rate unit", _set("tensor_core.dense.fp16.unit", "TFLOPS"), r"tensor_core\.dense\.fp16\.unit"),
@@ -396,3 +400,42 @@ def test_rows_cover_every_field():
     assert {"sm_count", "clocks.base", "dram.bandwidth", "tensor_core.sparse_2to4.fp8"} <= keys
     assert "tmem.per_sm" not in keys
     assert isinstance(spec, GPUSpec) and "l40s" in str(spec)
+
+
+# The "Adding a GPU" example of the README: only the required keys.
+MINIMAL_SPEC = """
+name: my-gpu
+aliases: [MyGPU]
+architecture: Hopper
+sm_count: {value: 114, unit: SM, source: "deviceQuery multiProcessorCount"}
+clocks:
+  boost: {value: 1755, unit: MHz, source: "nvidia-smi -q, max SM clock"}
+  tensor: {value: 1620, unit: MHz, source: "[D] vendor 756 TFLOPS / (114 x 4096)"}
+tensor_core:
+  dense:
+    fp16: {value: 4096, unit: FLOP/clk/SM, source: "[D] vendor 756 TFLOPS dense"}
+cuda_core:
+  fp32: {value: 256, unit: FLOP/clk/SM, source: "CUDA guide, CC 9.0"}
+  exp: {value: 16, unit: result/clk/SM, source: "CUDA guide, CC 9.0"}
+shared_memory:
+  bandwidth: {value: 128, unit: B/clk/SM, source: "32 banks x 4 B"}
+  capacity_per_sm: {value: 228, unit: KiB, source: "CUDA guide, CC 9.0"}
+  max_per_cta: {value: 227, unit: KiB, source: "CUDA guide, CC 9.0"}
+registers:
+  per_sm: {value: 65536, unit: reg32, source: "CUDA guide, CC 9.0"}
+l2:
+  capacity: {value: 50, unit: MiB, source: "deviceQuery l2CacheSize"}
+dram:
+  bandwidth: {value: 2.0, unit: TB/s, source: "datasheet"}
+  capacity: {value: 80, unit: GB, source: "datasheet"}
+"""
+
+
+def test_minimal_spec_from_readme(tmp_path):
+    path = tmp_path / "my-gpu.yaml"
+    path.write_text(MINIMAL_SPEC)
+    spec = load_gpu(path)
+    assert spec.peak_tensor_flops["fp16"] == pytest.approx(114 * 4096 * 1.62e9)
+    assert spec.sparse_tensor_flop_per_clk_per_sm == {}
+    assert spec.tmem_bytes_per_sm is None and spec.max_threads_per_sm is None
+    assert spec.dram_bytes_per_s == 2e12 and spec.l2_bytes == 50 * 2**20
