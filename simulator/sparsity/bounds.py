@@ -110,10 +110,13 @@ class SpeedupBounds:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (
-            f"speedup bounds: FLOP-wise {self.flop_bound:.2f}x, tile-wise (worst Q tile) "
-            f"{self.tile_bound:.2f}x, tile-wise (total) {self.tile_bound_total:.2f}x, "
-            f"perfectly block-sparse: {'yes' if self.block_sparse else 'no'}"
+        return "\n".join(
+            [
+                f"speedup bound, FLOP-wise:            {self.flop_bound:.2f}x",
+                f"speedup bound, tiles (worst Q tile): {self.tile_bound:.2f}x",
+                f"speedup bound, tiles (total work):   {self.tile_bound_total:.2f}x",
+                f"perfectly block-sparse:              {'yes' if self.block_sparse else 'no'}",
+            ]
         )
 
 
@@ -125,7 +128,10 @@ def speedup_bounds(counts: TileCounts) -> SpeedupBounds:
     >>> from simulator.sparsity import SparsityConfig, TileConfig, count_tiles
     >>> cfg = SparsityConfig((30, 48, 80), window=(18, 24, 24), stride=(16, 8, 8))
     >>> print(speedup_bounds(count_tiles(cfg, TileConfig((4, 8, 8), (2, 8, 8)))))
-    speedup bounds: FLOP-wise 11.11x, tile-wise (worst Q tile) 11.11x, tile-wise (total) 11.11x, perfectly block-sparse: yes
+    speedup bound, FLOP-wise:            11.11x
+    speedup bound, tiles (worst Q tile): 11.11x
+    speedup bound, tiles (total work):   11.11x
+    perfectly block-sparse:              yes
     """
     return SpeedupBounds(
         flop_bound=flop_bound(counts),
@@ -151,9 +157,11 @@ def _kernel_dim_ok(length: int, window: int, stride: int, tq: int, tk: int) -> b
 def kernel_block_sparse(config: SparsityConfig, tiles: TileConfig) -> bool:
     """Blackwell FNA's predicate for skipping fine-grained masking (gna.md §1).
 
-    A sufficient condition (for static KV tiling with ``T_KV | T_Q``) for perfect
-    block sparsity, evaluated per dimension and dilation group; always False when a
-    dimension is causal. Compare with :func:`block_sparse`, which counts exactly.
+    Evaluated per dimension and dilation group, as transcribed in gna.md; always False
+    when a dimension is causal. It is a sufficient condition for perfect block sparsity
+    with static KV tiling when ``T_KV`` divides the stride (e.g. ``T_KV | T_Q``, as in
+    Blackwell's 1-D 256/128), but not in general: layout 27, window 6, stride 3, tiles
+    3/2 passes it and is not block-sparse. :func:`block_sparse` counts exactly.
 
     Raises
     ------

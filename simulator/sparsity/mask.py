@@ -109,10 +109,10 @@ class SparsityConfig:
     >>> cfg = SparsityConfig((30, 48, 80), window=(18, 24, 24), stride=(16, 8, 8))
     >>> cfg.dilation, cfg.causal
     ((1, 1, 1), (False, False, False))
-    >>> SparsityConfig(8, window=9)
+    >>> SparsityConfig(8, window=4, stride=5)
     Traceback (most recent call last):
     ...
-    simulator.errors.SpecError: window: expected window <= layout extent in every dimension, got window 9 > 8 in dim 0
+    simulator.errors.SpecError: stride: expected 1 <= stride <= window, got stride 5 > window 4 in dim 0
     """
 
     layout: tuple[int, ...]

@@ -223,6 +223,21 @@ class TileCounts:
         """Tile pairs of dense self-attention with the same tiling."""
         return self.dense_q_tiles * self.n_kv_tiles
 
+    def summary(self) -> dict[str, int]:
+        """Totals as a JSON-ready dict (the per-Q-tile arrays are left out).
+
+        Examples
+        --------
+        >>> counts = count_tiles(SparsityConfig.causal_1d(1024), TileConfig(128, 128))
+        >>> counts.summary()["total_visited"], counts.summary()["max_visited"]
+        (36, 8)
+        """
+        names = (
+            "n_q_tiles", "n_kv_tiles", "dense_q_tiles", "max_visited", "total_visited",
+            "total_partial", "dense_tiles", "unmasked_pairs", "dense_pairs", "visited_pairs",
+        )
+        return {name: int(getattr(self, name)) for name in names}
+
     def __str__(self) -> str:
         visited, partial = self.total_visited, self.total_partial
         mode = "flattened 1-D" if self.flattened else "multi-dimensional"
@@ -549,12 +564,20 @@ def count_tiles(config: SparsityConfig, tiles: TileConfig) -> TileCounts:
 def _multi_visited(config: SparsityConfig, tiles: TileConfig, q_tile: int) -> np.ndarray:
     """Static visited KV tile ids of one Q tile, multi-dimensional tiling."""
     slots = [_dim_slots(config, tiles, dim) for dim in range(config.ndim)]
-    q_index = np.unravel_index(q_tile, tuple(s.visited.size for s in slots))
+    n_slots = tuple(s.visited.size for s in slots)
+    _check_index(q_tile, math.prod(n_slots))
+    q_index = np.unravel_index(q_tile, n_slots)
     ranges = [
         np.arange(s.kv_first[i], s.kv_first[i] + s.visited[i]) for s, i in zip(slots, q_index)
     ]
     grid = np.meshgrid(*ranges, indexing="ij")
     return np.ravel_multi_index(tuple(g.ravel() for g in grid), tuple(s.n_kv_slots for s in slots))
+
+
+def _check_index(q_tile: int, n_q_tiles: int) -> None:
+    """Raise SpecError unless ``0 <= q_tile < n_q_tiles``."""
+    if not 0 <= q_tile < n_q_tiles:
+        raise SpecError(f"q_tile: expected an index in [0, {n_q_tiles}), got {q_tile}")
 
 
 def visited_kv_tiles(config: SparsityConfig, tiles: TileConfig, q_tile: int) -> np.ndarray:
@@ -579,12 +602,9 @@ def visited_kv_tiles(config: SparsityConfig, tiles: TileConfig, q_tile: int) -> 
     """
     if tiles.dynamic:
         raise SpecError("visited_kv_tiles: expected static KV tiling; dynamic KV tiles have no ids")
-    flattened = _is_flattened(config, tiles)
-    n_q_tiles = count_tiles(config, tiles).n_q_tiles
-    if not 0 <= q_tile < n_q_tiles:
-        raise SpecError(f"q_tile: expected an index in [0, {n_q_tiles}), got {q_tile}")
-    if not flattened:
+    if not _is_flattened(config, tiles):
         return np.sort(_multi_visited(config, tiles, q_tile))
     tq = tiles.q_tile[0]
+    _check_index(q_tile, -(-config.n_keys // tq))
     q0, q1 = q_tile * tq, min((q_tile + 1) * tq, config.n_keys)
     return _flat_q_tile(_flat_context(config), q0, q1, tiles.kv_tile[0], False)[0]

@@ -265,7 +265,7 @@ def test_kv_cache_tiles_per_q_tile_formula(seq_kv, seq_q, bq, bkv):
 # --- invariants ---------------------------------------------------------------------
 
 
-@_SETTINGS
+@settings(max_examples=150, deadline=None)
 @given(problems())
 def test_sparse_work_never_exceeds_dense(problem):
     config, tiles = problem
