@@ -160,10 +160,9 @@ def check_acyclic(cascade: Cascade) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(e.label for e in cascade.einsums)
     graph.add_edges_from((u, v) for u, v, d in _raw_edges(cascade) if d["forward"])
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(graph):
         return
+    cycle = nx.find_cycle(graph)
     lines = {e.label: e.line for e in cascade.einsums}
     path = " -> ".join(f"{u} (line {lines[u]})" for u, _ in cycle) + f" -> {cycle[0][0]}"
     raise ParseError(f"dependency cycle {path}; expected a DAG (recursion needs an iterative rank "
