@@ -21,7 +21,11 @@ RESOURCES = ("tensor", "exp", "fp32", "smem", "dram", "launch", "array_2d", "arr
 
 @dataclass(frozen=True)
 class KernelRecord:
-    """One kernel (GPU) or phase (spatial array) of a prediction."""
+    """One kernel (GPU) or phase (spatial array) of a prediction.
+
+    ``ops`` is the work the kernel executes (tensor FLOP + exp + FP32 ops on a GPU) and
+    ``dram_bytes`` its DRAM traffic, when the model knows them.
+    """
 
     name: str
     time_s: Any
@@ -30,6 +34,8 @@ class KernelRecord:
     ctas: Any = None
     waves: Any = None
     tile: tuple[int, ...] | None = None
+    ops: Any = None
+    dram_bytes: Any = None
 
 
 @dataclass(frozen=True)
