@@ -34,7 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Objective", "SENSES", "as_objectives", "pareto_mask", "pareto_mask_grouped"]
+__all__ = [
+    "Objective",
+    "SENSES",
+    "as_objectives",
+    "pareto_mask",
+    "pareto_mask_by_group",
+    "pareto_mask_grouped",
+]
 
 #: The two optimisation senses an objective may have.
 SENSES = ("min", "max")
@@ -64,9 +71,7 @@ class Objective:
 
     def __post_init__(self) -> None:
         if self.sense not in SENSES:
-            raise ValueError(
-                f"objective {self.column!r}: sense must be 'min' or 'max', got {self.sense!r}"
-            )
+            raise ValueError(f"objective {self.column!r}: sense must be 'min' or 'max', got {self.sense!r}")
 
 
 def as_objectives(objectives: Iterable[Objective | Mapping[str, str] | str]) -> tuple[Objective, ...]:
@@ -171,11 +176,6 @@ def pareto_mask_grouped(
     -------
     numpy.ndarray of bool, shape (len(df),)
 
-    Raises
-    ------
-    KeyError
-        If a column is missing.
-
     Examples
     --------
     >>> df = pd.DataFrame({"hw": ["a", "a", "b", "b"], "t": [1.0, 2.0, 3.0, 4.0],
@@ -187,22 +187,47 @@ def pareto_mask_grouped(
     """
     objs = as_objectives(objectives)
     values = df[[o.column for o in objs]].to_numpy(dtype=float)
-    senses = [o.sense for o in objs]
-    eligible = np.ones(len(df), dtype=bool)
     if where is not None:
-        eligible = np.asarray(df[where] if isinstance(where, str) else where, dtype=bool)
-    mask = np.zeros(len(df), dtype=bool)
+        where = np.asarray(df[where] if isinstance(where, str) else where, dtype=bool)
+    groups = _group_codes(df, by) if by and len(df) else np.zeros(len(df), dtype=np.int64)
+    return pareto_mask_by_group(values, [o.sense for o in objs], groups, where=where)
+
+
+def pareto_mask_by_group(
+    values: np.ndarray,
+    senses: Sequence[str],
+    groups: np.ndarray,
+    *,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """Like :func:`pareto_mask`, separately within each group of an integer label array.
+
+    Parameters
+    ----------
+    values : array_like, shape (n, k)
+    senses : sequence of {'min', 'max'}
+    groups : array_like of int, shape (n,)
+        Group label of each row; rows with different labels never dominate each other.
+    where : array_like of bool, shape (n,), optional
+        Rows where it is False take no part and are flagged False.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+
+    Examples
+    --------
+    >>> pareto_mask_by_group([[1, 2], [2, 1], [3, 3], [3, 3]], ["min", "min"], [0, 0, 0, 1]).tolist()
+    [True, True, False, True]
+    """
+    values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    eligible = np.ones(len(values), dtype=bool) if where is None else np.asarray(where, dtype=bool)
     rows = np.flatnonzero(eligible)
-    if rows.size == 0:
-        return mask
-    if not by:
-        mask[rows] = pareto_mask(values[rows], senses)
-        return mask
-    codes = _group_codes(df.iloc[rows], by)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    for part in np.split(order, bounds):
-        members = rows[part]
+    mask = np.zeros(len(values), dtype=bool)
+    order = rows[np.argsort(groups[rows], kind="stable")]
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    for members in np.split(order, bounds) if order.size else ():
         mask[members] = pareto_mask(values[members], senses)
     return mask
 
@@ -301,7 +326,7 @@ def _prefilter(points: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def _dominated_any(dominators: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For distinct points: is each of ``points`` dominated by some row of ``dominators``?"""
+    """Mark each of ``points`` dominated by some row of ``dominators`` (rows are distinct)."""
     result = np.zeros(len(points), dtype=bool)
     if len(dominators) == 0:
         return result

@@ -147,8 +147,8 @@ def chunk_ranges(size: int, chunk_size: int) -> Iterator[ChunkRange]:
 
     Examples
     --------
-    >>> list(chunk_ranges(5, 2))
-    [ChunkRange(index=0, start=0, stop=2), ChunkRange(index=1, start=2, stop=4), ChunkRange(index=2, start=4, stop=5)]
+    >>> [tuple(chunk) for chunk in chunk_ranges(5, 2)]
+    [(0, 0, 2), (1, 2, 4), (2, 4, 5)]
     """
     for index, start in enumerate(range(0, size, chunk_size)):
         yield ChunkRange(index, start, min(start + chunk_size, size))
@@ -165,13 +165,13 @@ def add_constant_columns(frame: pd.DataFrame, constants: Mapping[str, Any]) -> p
     missing = {name: value for name, value in constants.items() if name not in frame.columns}
     if not missing:
         return frame
-    extra = {name: _column_array([value])[np.zeros(len(frame), dtype=np.int64)] for name, value in missing.items()}
+    extra = {
+        name: _column_array([value])[np.zeros(len(frame), dtype=np.int64)] for name, value in missing.items()
+    }
     return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
 
 
-def eval_mask(
-    frame: pd.DataFrame, expressions: Sequence[str], source: str, key: str
-) -> np.ndarray:
+def eval_mask(frame: pd.DataFrame, expressions: Sequence[str], source: str, key: str) -> np.ndarray:
     """AND of boolean ``DataFrame.eval`` expressions over a frame.
 
     Parameters
@@ -195,10 +195,10 @@ def eval_mask(
     >>> frame = pd.DataFrame({"q": [1, 2, 3], "kv": [2, 2, 2]})
     >>> eval_mask(frame, ["kv >= q", "q > 1"], "s.yaml", "filters").tolist()
     [False, True, False]
-    >>> eval_mask(frame, ["kv >= nope"], "s.yaml", "filters")
+    >>> eval_mask(frame, ["kv >= nope"], "s.yaml", "filters")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simulator.errors.SpecError: s.yaml: key 'filters[0]': cannot evaluate 'kv >= nope': name 'nope' is not defined
+    simulator.errors.SpecError: s.yaml: key 'filters[0]': cannot evaluate 'kv >= nope': name ...
     """
     mask = np.ones(len(frame), dtype=bool)
     for i, expression in enumerate(expressions):
@@ -206,12 +206,16 @@ def eval_mask(
             result = frame.eval(expression)
         except Exception as err:  # noqa: BLE001 - pandas raises many types; all are user errors
             message = " ".join(str(err).split()) or type(err).__name__
-            raise SpecError(f"{source}: key '{key}[{i}]': cannot evaluate {expression!r}: {message}") from None
+            raise SpecError(
+                f"{source}: key '{key}[{i}]': cannot evaluate {expression!r}: {message}"
+            ) from None
         values = np.asarray(result)
         if values.ndim == 0:
             values = np.full(len(frame), values.item())
         if values.shape != (len(frame),) or values.dtype != bool:
-            raise SpecError(f"{source}: key '{key}[{i}]': {expression!r} does not give one true/false per row")
+            raise SpecError(
+                f"{source}: key '{key}[{i}]': {expression!r} does not give one true/false per row"
+            )
         mask &= values
     return mask
 

@@ -52,7 +52,7 @@ EvaluateFn = Callable[[pd.DataFrame], pd.DataFrame]
 PlotHook = Callable[[pd.DataFrame, Path], list[Path]]
 
 # Modules imported on the first lookup; each registers its evaluators at import time.
-_PROVIDERS: tuple[str, ...] = ("simulator.sweep.synthetic",)
+_PROVIDERS: tuple[str, ...] = ("simulator.sweep.synthetic", "simulator.spatial.sweep")
 
 _REGISTRY: dict[str, EvaluatorEntry] = {}
 _LOADED: dict[str, str] = {}  # provider module -> "" on success, else the import error
@@ -89,9 +89,8 @@ def register_evaluator(
     name : str
         The name specs use in their ``evaluator`` key.
     evaluate : callable
-        ``evaluate(chunk: pd.DataFrame) -> pd.DataFrame``: the chunk with metric columns
-        added, same rows in the same order. Use a module-level function so that worker
-        processes can import it.
+        ``evaluate(chunk) -> chunk`` with metric columns added, same rows in the same
+        order; a module-level function, so that worker processes can import it.
     defaults : mapping, optional
         Columns added as constants to every chunk when the spec has no such axis.
     plot_hooks : iterable of callable, optional
@@ -106,13 +105,11 @@ def register_evaluator(
     Raises
     ------
     ValueError
-        If ``name`` is empty or taken by another function (and ``replace`` is False), or
-        ``evaluate`` or a hook is not callable.
+        For an empty or taken name (unless ``replace``), or something not callable.
 
     Examples
     --------
-    >>> def double(chunk):
-    ...     return chunk.assign(y=2 * chunk["x"])
+    >>> double = lambda chunk: chunk.assign(y=2 * chunk["x"])  # inprocess executor only
     >>> register_evaluator("doctest-double", double, defaults={"x": 1.0}).name
     'doctest-double'
     """
@@ -148,13 +145,16 @@ def get_evaluator(name: str) -> EvaluatorEntry:
     Examples
     --------
     >>> get_evaluator("simulator.sweep.synthetic:evaluate_synthetic").name
-    'simulator.sweep.synthetic:evaluate_synthetic'
+    'synthetic'
     """
     _load_providers()
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:
-        return EvaluatorEntry(name, _import_function(name))
+        function = _import_function(name)
+        # A registered function keeps its defaults and plot hooks when named by path.
+        known = [entry for entry in _REGISTRY.values() if entry.evaluate is function]
+        return known[0] if known else EvaluatorEntry(name, function)
     known = ", ".join(list_evaluators()) or "none"
     failed = "; ".join(f"{mod} failed to import: {err}" for mod, err in _LOADED.items() if err)
     raise SpecError(

@@ -1,0 +1,222 @@
+"""Executors: run a chunk function over many chunks, in-process, in processes, or on dask.
+
+All executors share one interface: used as a context manager, ``run(fn, job, chunks)``
+yields a :class:`ChunkResult` per chunk as it finishes (in any order; the engine puts
+results back in grid order). ``fn(job, chunk)`` must be a module-level function and
+``job`` picklable, so that worker processes can receive them. At most a few chunks per
+worker are in flight, which bounds memory whatever the grid size.
+
+Worker processes are started with ``forkserver`` (or ``spawn``), which re-imports the
+main module: a script using the ``processes`` executor needs the usual
+``if __name__ == "__main__":`` guard.
+
+Examples
+--------
+>>> def square(job, chunk):
+...     return chunk * chunk
+>>> with make_executor("inprocess") as executor:
+...     [r.output for r in executor.run(square, None, [1, 2, 3])]
+[1, 4, 9]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
+
+from simulator.errors import SimulatorError
+
+__all__ = [
+    "EXECUTORS",
+    "ChunkResult",
+    "DaskExecutor",
+    "InProcessExecutor",
+    "ProcessExecutor",
+    "make_executor",
+]
+
+#: Executor names accepted by :func:`make_executor` (and ``einsim sweep --executor``).
+EXECUTORS = ("inprocess", "processes", "dask")
+
+ChunkFn = Callable[[Any, Any], Any]
+# Modules the forkserver imports before forking workers.
+_PRELOAD = ("simulator.sweep.engine",)
+
+
+class ChunkResult(NamedTuple):
+    """What ``fn(job, chunk)`` returned for ``chunk``."""
+
+    chunk: Any
+    output: Any
+
+
+class InProcessExecutor:
+    """Run chunks one after the other in this process (the default; easiest to debug)."""
+
+    def __enter__(self) -> InProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, fn: ChunkFn, job: Any, chunks: Iterable[Any]) -> Iterator[ChunkResult]:
+        """Yield ``fn(job, chunk)`` for each chunk, in order."""
+        for chunk in chunks:
+            yield ChunkResult(chunk, fn(job, chunk))
+
+
+class ProcessExecutor:
+    """Run chunks in a :class:`concurrent.futures.ProcessPoolExecutor`.
+
+    Workers are started with ``forkserver`` where available (else ``spawn``), never
+    ``fork``, so that a threaded parent cannot deadlock them.
+    """
+
+    def __init__(self, workers: int | None = None, preload: tuple[str, ...] = _PRELOAD):
+        self.workers = workers or os.cpu_count() or 1
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            # The server imports numpy/pandas once; each worker is then a cheap fork of it.
+            context.set_forkserver_preload(list(preload))
+        else:
+            context = multiprocessing.get_context("spawn")
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, fn: ChunkFn, job: Any, chunks: Iterable[Any]) -> Iterator[ChunkResult]:
+        """Yield results as they complete, keeping ``2 × workers`` chunks in flight."""
+        return _windowed(lambda chunk: self._pool.submit(fn, job, chunk), chunks, 2 * self.workers)
+
+
+class DaskExecutor:
+    """Run chunks on a dask.distributed cluster (``scheduler`` address) or a local one.
+
+    Raises
+    ------
+    SimulatorError
+        If dask.distributed is not installed.
+    """
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise SimulatorError("the dask executor needs `pip install einsim[dask]`") from None
+        self._cluster = None
+        if scheduler:
+            self._client = Client(scheduler)
+        else:
+            self._cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            self._client = Client(self._cluster)
+        self.workers = max(1, len(self._client.scheduler_info().get("workers", {})) or 1)
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def run(self, fn: ChunkFn, job: Any, chunks: Iterable[Any]) -> Iterator[ChunkResult]:
+        """Yield results as they complete, keeping ``2 × workers`` chunks in flight."""
+        job_future = self._client.scatter(job, broadcast=True)
+
+        def submit(chunk: Any) -> Any:
+            return self._client.submit(fn, job_future, chunk, pure=False)
+
+        return _windowed(submit, chunks, 2 * self.workers, dask=True)
+
+
+def make_executor(
+    name: str = "inprocess", *, workers: int | None = None, scheduler: str | None = None
+) -> InProcessExecutor | ProcessExecutor | DaskExecutor:
+    """Create an executor by name.
+
+    Parameters
+    ----------
+    name : {'inprocess', 'processes', 'dask'}
+    workers : int, optional
+        Worker processes (default: the CPU count) for ``processes`` and a local dask
+        cluster.
+    scheduler : str, optional
+        Address of a running dask scheduler; without it ``dask`` starts a local cluster.
+
+    Returns
+    -------
+    InProcessExecutor, ProcessExecutor or DaskExecutor
+
+    Raises
+    ------
+    SimulatorError
+        For an unknown name, ``workers < 1``, or dask not installed.
+
+    Examples
+    --------
+    >>> make_executor("threads")
+    Traceback (most recent call last):
+    ...
+    simulator.errors.SimulatorError: --executor: expected one of inprocess, processes, dask, got 'threads'
+    """
+    if name not in EXECUTORS:
+        raise SimulatorError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}")
+    if workers is not None and workers < 1:
+        raise SimulatorError(f"--workers: expected a positive integer, got {workers}")
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        return DaskExecutor(scheduler, workers)
+    return InProcessExecutor()
+
+
+def _windowed(
+    submit: Callable[[Any], Any], chunks: Iterable[Any], window: int, *, dask: bool = False
+) -> Iterator[ChunkResult]:
+    """Submit chunks keeping at most ``window`` pending; yield results as they finish."""
+    pending: dict[Any, Any] = {}
+    todo = iter(chunks)
+    try:
+        for chunk in todo:
+            pending[submit(chunk)] = chunk
+            if len(pending) >= window:
+                break
+        while pending:
+            for future in _first_completed(pending, dask):
+                chunk = pending.pop(future)
+                output = future.result()
+                following = next(todo, None)
+                if following is not None:
+                    pending[submit(following)] = following
+                yield ChunkResult(chunk, output)
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _first_completed(pending: dict[Any, Any], dask: bool) -> list[Any]:
+    """The pending futures that are done, waiting for at least one."""
+    if dask:
+        from dask.distributed import wait as dask_wait
+
+        done = dask_wait(list(pending), return_when="FIRST_COMPLETED").done
+    else:
+        done = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED).done
+    return sorted(done, key=lambda future: _order(pending[future]))
+
+
+def _order(chunk: Any) -> Any:
+    """Sort key for chunks finishing together (their index when they have one)."""
+    return getattr(chunk, "index", 0)
