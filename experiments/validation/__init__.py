@@ -1,0 +1,1 @@
+"""Validation of the cost models against published measurements."""

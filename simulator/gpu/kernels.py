@@ -1,0 +1,469 @@
+"""Time of one planned kernel on a GPU, vectorised over problems.
+
+A *traversal* kernel (FlashAttention style) runs one CTA per query tile (and per split
+for split-K): CTAs, occupancy (shared memory, registers), waves with the tail, per-step
+pipe times combined by the profile's overlap rule, partially masked tiles at extra cost,
+and K/V re-reads per query tile served from L2 when the working set fits. *Untiled*
+kernels (PyTorch GEMMs and element-wise kernels, split-K merges) are priced on totals:
+every tensor moves through DRAM once.
+
+All quantities are numpy arrays with one entry per problem (or plain numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from einsum import Poly
+from simulator.errors import SpecError
+from simulator.gpu.plan import INSTANCE_RANKS, KernelPlan, TensorMove
+from simulator.gpu.profiles import KernelProfile
+from simulator.gpu.resources import SMRates, overlap_time
+from simulator.gpu.tiling import (
+    StepCounts,
+    causal_steps,
+    ceil_div,
+    dense_steps,
+    fit_kv_tile,
+    l2_miss_fraction,
+    occupancy,
+    rule_tiles,
+    split_count,
+)
+from simulator.hardware import GPUSpec
+
+__all__ = ["KernelResult", "Shapes", "copy_kernel", "hold_tile", "traversal_kernel", "untiled_kernel"]
+
+_SM_RESOURCES = ("tensor", "exp", "fp32", "smem")
+_QUANTIZED_KV = ("fp8", "int8", "int4")
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Problem sizes as arrays (one entry per problem) plus scalar dtypes.
+
+    ``k_bytes``/``v_bytes`` are stored bytes per K/V element including quantisation
+    metadata; ``masks`` optionally replaces the dense/causal step counts by tile counts
+    of a sparse mask (per instance, with ``tiles`` fixing the query and key tiles).
+    """
+
+    batch: Any
+    heads: Any
+    kv_heads: Any
+    seq_q: Any
+    seq_kv: Any
+    head_dim_qk: Any
+    head_dim_v: Any
+    causal: Any
+    in_bytes: float
+    k_bytes: Any
+    v_bytes: Any
+    dtype: str
+    kv_dtype: str
+    masks: StepCounts | None = field(default=None, hash=False)
+    tiles: tuple[Any, Any] | None = None
+
+    @property
+    def group(self) -> Any:
+        """Query heads per KV head."""
+        return self.heads // self.kv_heads
+
+    @property
+    def instances(self) -> Any:
+        """(batch, query head) instances."""
+        return self.batch * self.heads
+
+
+@dataclass(frozen=True)
+class KernelResult:
+    """One kernel's prediction (arrays over problems).
+
+    ``work`` is device-wide work per resource (FLOP, ops, bytes); ``times`` the time each
+    resource would need alone; ``time`` the kernel time with overlap, waves and launch.
+    """
+
+    name: str
+    time: Any
+    work: Mapping[str, Any]
+    times: Mapping[str, Any]
+    dram_bytes: Any
+    ctas: Any
+    waves: Any
+    q_tile: Any
+    kv_tile: Any
+    smem_bytes: Any
+    occupancy: Any
+    splits: Any
+    l2_miss: Any
+    spills: bool
+
+
+class _Values(dict):
+    """Size values for polynomial evaluation: densities and instance ranks default to 1."""
+
+    def __missing__(self, key: str) -> Any:
+        if key.startswith("rho_") or key in INSTANCE_RANKS:
+            return 1
+        raise SpecError(f"the GPU model has no size for rank '{key}' of the cascade; it knows "
+                        f"{', '.join(sorted(self))} (batch/head ranks and filter densities)")
+
+
+def _evaluate(polys: tuple[tuple[str, Poly], ...], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluate ``(resource, poly)`` pairs."""
+    return {name: poly.evaluate(values) for name, poly in polys}
+
+
+def _dequant_ops(profile: KernelProfile, shapes: Shapes) -> float:
+    """FP32 ops per loaded K/V element to dequantise a quantised cache."""
+    if shapes.kv_dtype in _QUANTIZED_KV and shapes.kv_dtype != shapes.dtype:
+        return profile.number(f"dequant.{shapes.kv_dtype}")
+    return 0.0
+
+
+def _move_bytes(move: TensorMove, shapes: Shapes, profile: KernelProfile) -> Any:
+    """Bytes per element of a moved tensor."""
+    if move.streamed:
+        return shapes.v_bytes if "F" in move.elements.symbols else shapes.k_bytes
+    if move.role == "intermediate":
+        return profile.number("memory.intermediate_bytes")
+    return shapes.in_bytes
+
+
+def _resource_times(work: Mapping[str, Any], rates: SMRates, dram_bytes: Any,
+                    launch: float) -> dict[str, Any]:
+    """Time each resource would need alone for a kernel's device-wide work."""
+    times = {r: work[r] / (rates.per_sm[r] * rates.sm_count) for r in _SM_RESOURCES}
+    times["dram"] = dram_bytes / rates.dram
+    times["launch"] = launch + 0.0 * dram_bytes
+    return times
+
+
+# --------------------------------------------------------------------------- traversal
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Tiles, rows and instances of a traversal kernel."""
+
+    q_tile: Any
+    kv_tile: Any
+    smem: Any
+    occ: Any
+    rows: Any
+    inst: Any
+    pack: Any
+
+
+def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: Any,
+              extra_per_row: Any) -> _Geometry:
+    """Choose tiles, fit them in shared memory and derive occupancy."""
+    num = profile.number
+    head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
+    q_rule, kv_rule = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))
+    if shapes.tiles is not None:
+        q_rule, kv_rule = (np.broadcast_to(np.asarray(t), np.shape(head_dim)) for t in shapes.tiles)
+    pack = profile.flag("kernel.pack_gqa") & (shapes.group > 1) & (shapes.seq_q < q_rule)
+    rows = np.where(pack, shapes.group * shapes.seq_q, shapes.seq_q)
+    min_q = int(num("kernel.min_q_tile"))
+    short = np.clip(ceil_div(rows, min_q) * min_q, min_q, q_rule)
+    q_tile = np.where(rows < q_rule, short, q_rule) if shapes.tiles is None else q_rule
+    if q_override is not None:
+        q_tile = q_override
+    kv_store = (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes) / (
+        shapes.head_dim_qk + shapes.head_dim_v)
+    kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
+                                np.maximum(kv_store, shapes.in_bytes), num("kernel.kv_stages"),
+                                shapes.head_dim_qk, shapes.head_dim_v, q_tile * extra_per_row)
+    regs = num("kernel.threads_per_cta") * num("kernel.registers_per_thread")
+    occ = occupancy(smem, gpu.smem_bytes_per_sm, gpu.smem_bytes_per_cta, regs,
+                    gpu.register_count_per_sm, gpu.max_ctas_per_sm or np.inf)
+    inst = np.where(pack, shapes.batch * shapes.kv_heads, shapes.instances)
+    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack)
+
+
+def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row: Any,
+              ) -> tuple[Any, Any]:
+    """Whether a CTA can hold ``held_per_row`` bytes per query row, and with which query tile.
+
+    Tries the profile's query tile, then ``kernel.min_q_tile`` (a fixed tile when a
+    sparse mask fixes the tiles).
+
+    Returns
+    -------
+    held, q_tile : arrays
+        ``held`` is False where even the smallest tile leaves no room for a key tile.
+
+    Examples
+    --------
+    >>> from simulator.gpu.model import make_shapes
+    >>> from simulator.gpu.profiles import load_profile
+    >>> from simulator.hardware import load_gpu
+    >>> shapes = make_shapes(1, 16, [512, 4096], [512, 4096], 128)
+    >>> held, q_tile = hold_tile(shapes, load_gpu("h100"), load_profile("flash3"),
+    ...                          shapes.seq_kv * 2)   # one 16-bit score row per query
+    >>> held.tolist(), q_tile.tolist()
+    ([True, False], [128, 64])
+    """
+    first = _geometry(shapes, gpu, profile, None, held_per_row)
+    fits = (first.occ > 0) & (first.kv_tile >= 16)
+    if shapes.tiles is not None:
+        return fits, first.q_tile
+    small = _geometry(shapes, gpu, profile, int(profile.number("kernel.min_q_tile")), held_per_row)
+    fits_small = (small.occ > 0) & (small.kv_tile >= 16)
+    return fits | fits_small, np.where(fits, first.q_tile, small.q_tile)
+
+
+def _steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
+    """Visited and partially masked steps per instance (dense, causal or a sparse mask)."""
+    if shapes.masks is not None:
+        return StepCounts(*(np.broadcast_to(v, np.shape(geo.rows)) for v in shapes.masks))
+    dense = dense_steps(geo.rows, shapes.seq_kv, geo.q_tile, geo.kv_tile)
+    if not np.any(shapes.causal):
+        return dense
+    tile = np.where(geo.pack, np.maximum(shapes.seq_q, 1), geo.q_tile)
+    causal = causal_steps(shapes.seq_q, shapes.seq_kv, tile, geo.kv_tile)
+    scale = np.where(geo.pack, dense.q_tiles, 1)
+    merged = [np.where(shapes.causal, c * s, d) for c, d, s in
+              zip(causal[:2], dense[:2], (scale, scale))]
+    max_steps = np.where(shapes.causal, causal.max_steps, dense.max_steps)
+    return StepCounts(merged[0], merged[1], max_steps, dense.q_tiles, dense.kv_tiles)
+
+
+def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: KernelProfile,
+               ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """Work of one (query tile, key tile) step and of one query tile's prologue/epilogue."""
+    values = _Values(P=geo.q_tile, M0=geo.kv_tile, M1=1, M=geo.kv_tile,
+                     E=shapes.head_dim_qk, F=shapes.head_dim_v)
+    step = _evaluate(kernel.step, values)
+    tile = _evaluate(kernel.tile, values)
+    streamed = sum((p.evaluate(values) for p in kernel.operand_tiles), start=0.0)
+    resident = sum((p.evaluate(values) for p in kernel.resident_operands), start=0.0)
+    step["fp32"] = step["fp32"] + _dequant_ops(profile, shapes) * streamed
+    kv_store = np.maximum(shapes.k_bytes, shapes.v_bytes)
+    reads = ceil_div(geo.q_tile, profile.number("kernel.operand_read_rows"))
+    step["smem"] = streamed * (kv_store + shapes.in_bytes * reads)
+    if profile.flag("kernel.q_operand_from_smem"):
+        step["smem"] = step["smem"] + resident * shapes.in_bytes
+    tile["smem"] = 0.0 * tile["fp32"]
+    return step, tile, streamed * kv_store
+
+
+def _sm_time(steps: StepCounts, geo: _Geometry, t_step: Any, t_tile: Any, splits: Any,
+             profile: KernelProfile, rates: SMRates) -> tuple[Any, Any, Any]:
+    """Time of the CTA grid on the SMs: waves of resident CTAs, tail and per-CTA overhead."""
+    ctas = geo.inst * steps.q_tiles * splits
+    slots = np.maximum(geo.occ * rates.sm_count, 1)
+    shared = np.clip(ceil_div(ctas, rates.sm_count), 1, np.maximum(geo.occ, 1))
+    per_cta = steps.q_tiles * splits
+    masked = profile.number("overheads.masked_tile_cost") * t_step
+    mean = (steps.steps * t_step + steps.partial * masked) / per_cta + t_tile
+    longest = ceil_div(steps.max_steps, splits) * t_step + t_tile
+    overhead = profile.number("overheads.cta_cycles") / rates.clock_hz
+    waves = ceil_div(ctas, slots)
+    time = np.maximum(waves * (shared * mean + overhead), shared * longest + overhead)
+    return np.where(geo.occ > 0, time, np.inf), ctas, waves
+
+
+def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: StepCounts,
+                    context: Mapping[str, Any]) -> tuple[Any, Any]:
+    """DRAM bytes of a traversal kernel and the L2 miss fraction of its K/V re-reads."""
+    profile, gpu = context["profile"], context["gpu"]
+    full = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk,
+                   F=shapes.head_dim_v, M0=context["M0"], M1=context["M1"])
+    tile = _Values(M=geo.kv_tile, M0=geo.kv_tile, M1=1, E=shapes.head_dim_qk,
+                   F=shapes.head_dim_v)
+    other, l2_reads, compulsory = 0.0, 0.0, 0.0
+    for move in kernel.moves:
+        size = _move_bytes(move, shapes, profile)
+        if move.streamed:
+            l2_reads = l2_reads + move.elements.evaluate(tile) * size * steps.steps * geo.inst
+            compulsory = compulsory + (move.elements.evaluate(full) * size * shapes.batch
+                                       * shapes.kv_heads)
+        else:
+            other = other + move.elements.evaluate(full) * size * shapes.instances
+    # CTAs of one KV head that run in the same wave read each K/V tile nearly together, so
+    # their re-reads hit L2; CTAs in later waves re-read it after the head's whole key
+    # range streamed through L2, which misses when that range does not fit.
+    slots = np.maximum(geo.occ, 1) * gpu.sm_count
+    per_kv_head = steps.q_tiles * context["splits"] * np.where(geo.pack, 1, shapes.group)
+    later_waves = np.clip(1.0 - slots / per_kv_head, 0.0, 1.0)
+    keys = np.minimum(shapes.seq_kv, steps.max_steps * geo.kv_tile)
+    per_head = keys * (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes)
+    miss = later_waves * l2_miss_fraction(per_head, gpu.l2_bytes,
+                                          profile.number("memory.l2_usable_fraction"))
+    streamed = np.minimum(l2_reads, compulsory) + np.maximum(l2_reads - compulsory, 0) * miss
+    return other + streamed, miss
+
+
+def _dram_time(dram_bytes: Any, in_flight_bytes: Any, profile: KernelProfile,
+               rates: SMRates) -> Any:
+    """DRAM time: achievable bandwidth, capped by Little's law for few in-flight bytes."""
+    latency = profile.number("memory.dram_latency_s")
+    bandwidth = rates.dram if latency <= 0 else np.minimum(rates.dram, in_flight_bytes / latency)
+    return dram_bytes / np.maximum(bandwidth, 1.0)
+
+
+def _splits(geo: _Geometry, steps: StepCounts, gpu: GPUSpec, profile: KernelProfile) -> Any:
+    """Split-K factor of a split kernel (FlashDecoding-style)."""
+    slots = np.maximum(geo.occ, 1) * gpu.sm_count
+    return split_count(geo.inst * steps.q_tiles, slots, steps.kv_tiles,
+                       profile.number("decode.max_splits"),
+                       profile.number("decode.split_below_wave_fraction"))
+
+
+def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: KernelProfile,
+                     rates: SMRates, *, split: bool = False, q_override: Any = None,
+                     extra_per_row: Any = 0.0) -> KernelResult:
+    """Price a FlashAttention-style kernel that tiles queries x keys.
+
+    Parameters
+    ----------
+    kernel : KernelPlan
+        A ``traversal`` kernel of :func:`~simulator.gpu.plan.plan_cascade`.
+    shapes : Shapes
+    gpu, profile, rates
+        Hardware, kernel profile and their rates (:func:`~simulator.gpu.resources.sm_rates`).
+    split : bool
+        Split-K: parallelise the key loop over CTAs (:func:`~simulator.gpu.tiling.split_count`).
+    q_override : array, optional
+        Force the query tile (used when holding an M fiber).
+    extra_per_row : array
+        Extra shared-memory bytes per query row (a held M fiber).
+
+    Returns
+    -------
+    KernelResult
+
+    Examples
+    --------
+    >>> import einsum
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> from simulator.gpu.plan import plan_cascade
+    >>> from simulator.gpu.resources import sm_rates
+    >>> gpu, cascade, profile = resolve("h100", "attention-1pass", "flash3")
+    >>> kernel = plan_cascade(cascade, "fused").spilled[0]
+    >>> shapes = make_shapes(16, 16, 1024, 1024, 128)
+    >>> result = traversal_kernel(kernel, shapes, gpu, profile, sm_rates(gpu, profile, "fp16"))
+    >>> int(result.ctas[()]), int(result.waves[()]), int(result.kv_tile[()])
+    (2048, 16, 128)
+    """
+    geo = _geometry(shapes, gpu, profile, q_override, extra_per_row)
+    steps = _steps(shapes, geo)
+    step, tile, streamed_bytes = _step_work(kernel, shapes, geo, profile)
+    serial, streams = profile.serial, profile.streams
+    t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
+    t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
+    splits = _splits(geo, steps, gpu, profile) if split else 1
+    sm_time, ctas, waves = _sm_time(steps, geo, t_step, t_tile, splits, profile, rates)
+    chunk = ceil_div(steps.kv_tiles, splits) * geo.kv_tile
+    context = {"profile": profile, "gpu": gpu, "ctas": ctas, "splits": splits,
+               "M0": chunk if split else geo.kv_tile, "M1": splits if split else steps.kv_tiles}
+    dram_bytes, miss = _traversal_dram(kernel, shapes, geo, steps, context)
+    step_bytes = np.maximum(streamed_bytes, dram_bytes / np.maximum(geo.inst * steps.steps, 1))
+    in_flight = np.minimum(ctas, np.maximum(geo.occ, 1) * gpu.sm_count) * step_bytes * \
+        profile.number("kernel.kv_stages")
+    launch = profile.number("overheads.launch_s")
+    time = np.maximum(sm_time, _dram_time(dram_bytes, in_flight, profile, rates)) + launch
+    work = {r: geo.inst * (steps.steps * step[r] + steps.q_tiles * splits * tile[r])
+            for r in _SM_RESOURCES}
+    work["dram"] = dram_bytes
+    spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
+    return KernelResult(kernel.name, time, work, _resource_times(work, rates, dram_bytes, launch),
+                        dram_bytes, ctas, waves, geo.q_tile, geo.kv_tile, geo.smem, geo.occ,
+                        splits, miss, spills)
+
+
+# --------------------------------------------------------------------------- untiled
+
+
+def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, rates: SMRates,
+                   partitions: tuple[Any, Any]) -> KernelResult:
+    """Price a GEMM, element-wise or merge kernel on totals (each tensor moves once).
+
+    Parameters
+    ----------
+    kernel : KernelPlan
+    shapes : Shapes
+    profile, rates
+    partitions : (M0, M1)
+        Sizes of the key partition ranks (key tile or split chunk, and their count).
+
+    Returns
+    -------
+    KernelResult
+
+    Examples
+    --------
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> from simulator.gpu.plan import plan_cascade
+    >>> from simulator.gpu.resources import sm_rates
+    >>> gpu, cascade, profile = resolve("h100", "attention-3pass", "unfused")
+    >>> softmax = plan_cascade(cascade, "unfused").spilled[1]
+    >>> shapes = make_shapes(1, 1, 1024, 1024, 64)
+    >>> result = untiled_kernel(softmax, shapes, profile, sm_rates(gpu, profile, "fp16"),
+    ...                         (1024, 1))
+    >>> int(result.dram_bytes[()])       # read QK, write A: 2 x 1024 x 1024 x 2 bytes
+    4194304
+    """
+    values = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk,
+                     F=shapes.head_dim_v, M0=partitions[0], M1=partitions[1])
+    work = {r: w * shapes.instances for r, w in _evaluate(kernel.total, values).items()}
+    work["smem"] = 0.0 * work["fp32"]
+    dram = 0.0
+    for move in kernel.moves:
+        elements = move.elements.evaluate(values)
+        count = shapes.batch * shapes.kv_heads if move.streamed else shapes.instances
+        dram = dram + elements * count * _move_bytes(move, shapes, profile)
+        if move.streamed and not move.write:
+            work["fp32"] = work["fp32"] + _dequant_ops(profile, shapes) * elements * count
+    work["dram"] = dram
+    launch = profile.number("overheads.launch_s")
+    times = _resource_times(work, rates, dram, launch)
+    sm_times = {r: times[r] for r in _SM_RESOURCES}
+    busy = np.maximum(overlap_time(sm_times, profile.serial, profile.streams), times["dram"])
+    one = np.ones(np.shape(shapes.seq_q), dtype=np.int64)
+    spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
+    return KernelResult(kernel.name, busy + launch, work, times, dram, one * 0, one * 0, one * 0,
+                        one * 0, one * 0, one * 0, one, one * 0.0, spills)
+
+
+def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: KernelProfile,
+                rates: SMRates) -> KernelResult | None:
+    """Layout copies of the cascade's inputs before the first kernel (PyTorch rearranges).
+
+    ``overheads.input_copies`` copies (read + write) of every input the kernels read from
+    DRAM, one launch per copied input; None when the profile makes no copies.
+
+    Examples
+    --------
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> from simulator.gpu.plan import plan_cascade
+    >>> from simulator.gpu.resources import sm_rates
+    >>> gpu, cascade, profile = resolve("h100", "attention-3pass", "unfused")
+    >>> shapes = make_shapes(1, 1, 1024, 1024, 64)
+    >>> copies = copy_kernel(plan_cascade(cascade, "unfused").spilled, shapes, profile,
+    ...                      sm_rates(gpu, profile, "fp16"))
+    >>> int(copies.dram_bytes[()])       # Q, K, V read and written once: 3 x 2 x 128 KiB
+    786432
+    """
+    copies = profile.number("overheads.input_copies")
+    inputs = {m.name: m for k in kernels for m in k.moves if m.role == "input" and not m.write}
+    if copies <= 0 or not inputs:
+        return None
+    values = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk, F=shapes.head_dim_v)
+    dram = 0.0
+    for move in inputs.values():
+        count = shapes.batch * shapes.kv_heads if move.streamed else shapes.instances
+        dram = dram + 2 * copies * move.elements.evaluate(values) * count * _move_bytes(
+            move, shapes, profile)
+    zero = 0.0 * dram
+    work = {"tensor": zero, "exp": zero, "fp32": zero, "smem": zero, "dram": dram}
+    launch = copies * len(inputs) * profile.number("overheads.launch_s")
+    times = _resource_times(work, rates, dram, launch)
+    one = np.ones(np.shape(shapes.seq_q), dtype=np.int64)
+    return KernelResult("input-copies", times["dram"] + launch, work, times, dram, one * 0,
+                        one * 0, one * 0, one * 0, one * 0, one * 0, one, one * 0.0, False)

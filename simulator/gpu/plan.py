@@ -1,0 +1,404 @@
+"""Kernel plans: which Einsums of a cascade run in which GPU kernel, and what they cost.
+
+Planning is the pure, cached step between the cascade analyses of :mod:`einsum` and the
+numeric model: it depends only on the cascade and the profile's fusion rule, never on
+problem sizes, so a sweep plans once and evaluates a million shapes.
+
+Op kinds map to resources as ``mac`` → tensor cores (2 FLOP each), transcendental
+functions (``exp``, ``log``, ``sqrt``, ``sigmoid``, ``tanh``, ``elu``) → the exp unit
+(MUFU), everything else (``add``, ``mul``, ``max``, ``div``) → FP32 pipes (one lane-op
+each). In untiled helper kernels (split-K merges) a ``mac`` is an FP32 FMA instead.
+
+A *traversal* kernel tiles queries x keys and loops over key tiles (FlashAttention);
+its work is given per (query tile, key tile) *step* and per query tile. *gemm* and
+*elementwise* kernels (PyTorch style) and *merge* kernels are priced on totals.
+
+Examples
+--------
+>>> import einsum
+>>> plan = plan_cascade(einsum.load("attention-3pass"), "fused")
+>>> [k.labels for k in plan.spilled]
+[('QK', 'GM'), ('SN', 'SD'), ('A', 'AV')]
+>>> str(plan.held_elements)
+'M'
+>>> [k.kind for k in plan_cascade(einsum.load("attention-3pass"), "unfused").spilled]
+['gemm', 'elementwise', 'gemm']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from einsum import Cascade, Poly, live_footprint, op_counts, pass_analysis
+from einsum.model import Binary, Einsum, TensorRef, expr_refs, rank_root
+from simulator.errors import SpecError
+
+__all__ = [
+    "INSTANCE_RANKS",
+    "MUFU_KINDS",
+    "CascadePlan",
+    "KernelPlan",
+    "TensorMove",
+    "plan_cascade",
+]
+
+#: Batch/head ranks: a cascade without them describes one (batch, head) instance.
+INSTANCE_RANKS = ("B", "H", "HK", "G")
+#: Op kinds executed by the exp unit (MUFU / SFU).
+MUFU_KINDS = frozenset({"exp", "log", "sqrt", "sigmoid", "tanh", "elu"})
+_KINDS = ("traversal", "gemm", "elementwise", "merge")
+
+
+@dataclass(frozen=True)
+class TensorMove:
+    """A tensor a kernel moves through DRAM.
+
+    ``elements`` is per cascade instance (rank sizes as symbols); ``streamed`` marks a
+    key-side input (an ``M`` rank and no ``P`` rank, e.g. K and V) that a traversal
+    kernel re-reads once per query tile; ``role`` is ``input``, ``output`` or
+    ``intermediate`` (spilled between kernels).
+    """
+
+    name: str
+    elements: Poly
+    write: bool
+    streamed: bool
+    role: str
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """One kernel: its Einsums, kind, work polynomials and DRAM tensors.
+
+    ``step`` and ``tile`` map resource → work per (query tile, key tile) step and per
+    query tile (traversal kernels; evaluate with ``P`` = query tile, ``M0``/``M`` = key
+    tile, ``M1`` = 1); ``total`` maps resource → work per instance at full sizes.
+    Tensor work is in FLOP, exp and FP32 work in ops.
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    groups: tuple[int, ...]
+    step: tuple[tuple[str, Poly], ...]
+    tile: tuple[tuple[str, Poly], ...]
+    total: tuple[tuple[str, Poly], ...]
+    moves: tuple[TensorMove, ...]
+    operand_tiles: tuple[Poly, ...]
+    resident_operands: tuple[Poly, ...]
+
+
+@dataclass(frozen=True)
+class CascadePlan:
+    """The kernels of a cascade under one fusion rule.
+
+    Attributes
+    ----------
+    cascade : str
+    passes : int
+        Passes over ``M`` (pass analysis).
+    fused : KernelPlan or None
+        Multi-pass cascades under ``fused``: the single kernel that holds the ``M``
+        fiber on chip (None when there is nothing to hold or for ``unfused``).
+    spilled : tuple of KernelPlan
+        The kernels used otherwise (one per pass group; PyTorch-style for ``unfused``).
+    held_elements : Poly
+        Elements per query of the largest set of ``M`` fibers crossing a barrier.
+    split : bool
+        Split-K cascade (a parallel ``M1`` rank merged in a later pass).
+    instance_ranks : tuple of str
+        The batch/head ranks the cascade itself has.
+    """
+
+    cascade: str
+    passes: int
+    fused: KernelPlan | None
+    spilled: tuple[KernelPlan, ...]
+    held_elements: Poly
+    split: bool
+    instance_ranks: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_copy(einsum: Einsum) -> bool:
+    """A pure copy or reshape (``BK[e,m1,m0] = K[e, m1*M0+m0]``): an alias, no work."""
+    return isinstance(einsum.expr, TensorRef) and not einsum.reduced_vars and not einsum.filters
+
+
+def _aliases(cascade: Cascade) -> dict[str, str]:
+    """Map each copy's output to the tensor it copies (transitively)."""
+    alias: dict[str, str] = {}
+    for einsum in cascade.einsums:
+        if _is_copy(einsum):
+            source = einsum.expr.name  # type: ignore[attr-defined]
+            alias[einsum.name] = alias.get(source, source)
+    return alias
+
+
+def _roots(cascade: Cascade, tensor: str) -> set[str]:
+    """Rank roots (``M`` for ``M1``/``M0``) of a tensor's positions."""
+    return {rank_root(r) for r in cascade.ranks_of(tensor) if r != "?"}
+
+
+def _elements(cascade: Cascade, tensor: str) -> Poly:
+    """Elements of a tensor per instance: the product of its non-instance ranks."""
+    ranks = [r for r in cascade.ranks_of(tensor) if r != "?" and r not in INSTANCE_RANKS]
+    if "?" in cascade.ranks_of(tensor):
+        return Poly()  # a mask tensor of unknown extent: not priced
+    return Poly.product(ranks)
+
+
+def _resource_work(cascade: Cascade, labels: tuple[str, ...], mac_on_fp32: bool,
+                   fused_adds: frozenset[str]) -> dict[str, Poly]:
+    """Sum an Einsum set's op counts per resource (densities set to 1 later)."""
+    counts = dict((e.label, e) for e in op_counts(cascade).per_einsum)
+    work = {"tensor": Poly(), "exp": Poly(), "fp32": Poly()}
+    for label in labels:
+        for kind, poly in counts[label].ops:
+            if kind == "mac":
+                key, poly = ("fp32", poly) if mac_on_fp32 else ("tensor", poly * 2)
+            elif kind == "add" and label in fused_adds:
+                continue
+            else:
+                key = "exp" if kind in MUFU_KINDS else "fp32"
+            work[key] = work[key] + poly
+    return work
+
+
+def _mac_outputs(cascade: Cascade) -> frozenset[str]:
+    """Tensors produced by contractions (Einsums with ``mac`` work)."""
+    return frozenset(e.label for e in op_counts(cascade).per_einsum if e.op("mac"))
+
+
+def _accumulate_adds(cascade: Cascade) -> frozenset[str]:
+    """Adds that merge a contraction result into an accumulator (``RNV = SLNV + SPNV``).
+
+    An MMA accumulates into its C operand, so when the kernel rescales the accumulator in
+    place this add costs nothing on the FP32 pipes.
+    """
+    macs = _mac_outputs(cascade)
+    adds = set()
+    for einsum in cascade.einsums:
+        expr = einsum.expr
+        if isinstance(expr, Binary) and expr.op == "+" and not einsum.reduced_vars:
+            names = {r.name for r in expr_refs(expr)}
+            if names & macs:
+                adds.add(einsum.label)
+    return frozenset(adds)
+
+
+def _traverses(cascade: Cascade, einsum: Einsum) -> bool:
+    """True if the Einsum iterates over the key rank ``M`` or one of its partitions."""
+    return any(rank_root(cascade.rank_of(v)) == "M" for v in einsum.iteration_vars)
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _moves(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
+           producer: dict[str, int], kernel_index: int) -> tuple[TensorMove, ...]:
+    """DRAM reads and writes of one kernel, given which kernel produces each tensor."""
+    outputs = set(cascade.outputs)
+    moves: dict[tuple[str, bool], TensorMove] = {}
+    for label in labels:
+        einsum = cascade.einsum(label)
+        if _is_copy(einsum):
+            continue
+        for ref in expr_refs(einsum.expr):
+            name = alias.get(ref.name, ref.name)
+            source = producer.get(name)
+            if source == kernel_index or (source is None and name in cascade.produced):
+                continue
+            roots = _roots(cascade, name)
+            role = "input" if source is None else "intermediate"
+            streamed = role == "input" and "M" in roots and "P" not in roots
+            moves[(name, False)] = TensorMove(name, _elements(cascade, name), False, streamed,
+                                              role)
+        consumers = {producer.get(e.label) for e in cascade.einsums
+                     if einsum.name in {r.name for r in expr_refs(e.expr)}}
+        if einsum.name in outputs or consumers - {kernel_index}:
+            role = "output" if einsum.name in outputs else "intermediate"
+            moves[(einsum.name, True)] = TensorMove(einsum.name, _elements(cascade, einsum.name),
+                                                    True, False, role)
+    return tuple(moves.values())
+
+
+def _operands(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
+              ) -> tuple[tuple[Poly, ...], tuple[Poly, ...]]:
+    """Per-step operand tiles of the contractions: streamed (K/V) and resident (Q)."""
+    streamed, resident = [], []
+    macs = _mac_outputs(cascade)
+    for label in labels:
+        if label not in macs:
+            continue
+        einsum = cascade.einsum(label)
+        for ref in expr_refs(einsum.expr):
+            name = alias.get(ref.name, ref.name)
+            if name in cascade.produced:
+                continue  # produced on chip (probabilities in registers)
+            roots = _roots(cascade, name)
+            ranks = [cascade.rank_of(v.name) for v in ref.indices if hasattr(v, "name")]
+            tile = Poly.product([r for r in ranks if r not in INSTANCE_RANKS])
+            if "M" in roots and "P" not in roots:
+                streamed.append(tile if tile else _elements(cascade, name))
+            elif "P" in roots and "M" not in roots:
+                resident.append(_elements(cascade, name))
+    return tuple(streamed), tuple(resident)
+
+
+def _kernel(cascade: Cascade, name: str, kind: str, labels: tuple[str, ...],
+            groups: tuple[int, ...], context: dict) -> KernelPlan:
+    """Assemble one :class:`KernelPlan`."""
+    mac_on_fp32 = kind == "merge"
+    fused_adds = context["fused_adds"] if kind == "traversal" else frozenset()
+    work_labels = tuple(lb for lb in labels if not _is_copy(cascade.einsum(lb)))
+    traversing = tuple(lb for lb in work_labels if _traverses(cascade, cascade.einsum(lb)))
+    others = tuple(lb for lb in work_labels if lb not in traversing)
+    step = _resource_work(cascade, traversing, mac_on_fp32, fused_adds)
+    tile = _resource_work(cascade, others, mac_on_fp32, fused_adds)
+    total = _resource_work(cascade, work_labels, mac_on_fp32, fused_adds)
+    moves = _moves(cascade, labels, context["alias"], context["producer"], context["index"])
+    streamed, resident = _operands(cascade, labels, context["alias"])
+    return KernelPlan(name, kind, labels, groups, tuple(step.items()), tuple(tile.items()),
+                      tuple(total.items()), moves, streamed, resident)
+
+
+def _build(cascade: Cascade, kernels: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]],
+           ) -> tuple[KernelPlan, ...]:
+    """Build kernel plans from ``(name, kind, labels, groups)`` lists."""
+    alias = _aliases(cascade)
+    producer = {}
+    for index, (_, _, labels, _) in enumerate(kernels):
+        for label in labels:
+            producer[cascade.einsum(label).name] = index
+    for copy_name in alias:
+        producer.pop(copy_name, None)
+    context = {"alias": alias, "producer": producer, "fused_adds": _accumulate_adds(cascade)}
+    plans = []
+    for index, (name, kind, labels, groups) in enumerate(kernels):
+        context["index"] = index
+        plans.append(_kernel(cascade, name, kind, labels, groups, context))
+    return tuple(plans)
+
+
+def _unfused_kernels(cascade: Cascade) -> list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]:
+    """PyTorch style: each contraction a GEMM kernel, element-wise runs between them."""
+    if cascade.iterative_vars:
+        raise SpecError(f"profile 'unfused' runs each contraction as its own kernel, but cascade "
+                        f"'{cascade.name}' carries state across the iterative rank(s) "
+                        f"{', '.join(cascade.iterative_vars)}; use a fused profile (flash2, flash3)")
+    report = pass_analysis(cascade)
+    macs = _mac_outputs(cascade)
+    kernels: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]] = []
+    run: list[str] = []
+    for einsum in cascade.einsums:
+        if _is_copy(einsum):
+            continue
+        if einsum.label in macs:
+            if run:
+                kernels.append((f"elementwise-{len(kernels) + 1}", "elementwise", tuple(run), ()))
+                run = []
+            kernels.append((f"gemm-{einsum.label}", "gemm", (einsum.label,), ()))
+        else:
+            run.append(einsum.label)
+    if run:
+        kernels.append((f"elementwise-{len(kernels) + 1}", "elementwise", tuple(run), ()))
+    level = dict(report.levels)
+    return [(n, k, lbs, tuple(sorted({level.get(lb, 0) for lb in lbs}))) for n, k, lbs, _ in kernels]
+
+
+def _is_split(cascade: Cascade) -> bool:
+    """Split-K: a non-iterative ``M1`` partition whose partials a later pass merges."""
+    report = pass_analysis(cascade)
+    if report.passes < 2:
+        return False
+    m1_vars = {v for e in cascade.einsums for v in e.iteration_vars
+               if cascade.rank_of(v) == "M1"}
+    m0_vars = {v for e in cascade.einsums for v in e.iteration_vars
+               if cascade.rank_of(v) == "M0"}
+    if not m1_vars or m1_vars & set(cascade.iterative_vars):
+        return False
+    later = [cascade.einsum(lb) for group in report.groups[1:] for lb in group]
+    return all(not (set(e.iteration_vars) & m0_vars) for e in later)
+
+
+def _split_kernels(cascade: Cascade) -> list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]:
+    """Split-K: partials per (query tile, split) in one kernel, every merge in another."""
+    report = pass_analysis(cascade)
+    m1_vars = {v for e in cascade.einsums for v in e.iteration_vars if cascade.rank_of(v) == "M1"}
+    first, merge = [], []
+    for label in report.groups[0]:
+        einsum = cascade.einsum(label)
+        (merge if set(einsum.reduced_vars) & m1_vars else first).append(label)
+    merge += [lb for group in report.groups[1:] for lb in group]
+    return [("split-kv", "traversal", tuple(first), (1,)),
+            ("merge", "merge", tuple(merge), tuple(range(2, report.passes + 1)))]
+
+
+def _held_elements(cascade: Cascade) -> Poly:
+    """Elements per query of the largest set of fibers crossing one barrier."""
+    footprint = live_footprint(cascade)
+    best = Poly()
+    for crossing in footprint.held:
+        total = Poly()
+        for tensor in crossing:
+            total = total + Poly.product([r for r in cascade.ranks_of(tensor)
+                                          if r not in footprint.per and r != "?"])
+        if not total.dominated_by(best):
+            best = total
+    return best
+
+
+@lru_cache(maxsize=256)
+def plan_cascade(cascade: Cascade, fusion: str) -> CascadePlan:
+    """Plan the kernels of a cascade under a fusion rule.
+
+    Parameters
+    ----------
+    cascade : Cascade
+    fusion : {"fused", "unfused"}
+        The profile's fusion rule.
+
+    Returns
+    -------
+    CascadePlan
+
+    Raises
+    ------
+    SpecError
+        For an unknown fusion rule, or ``unfused`` on a cascade with iterative ranks.
+
+    Examples
+    --------
+    >>> import einsum
+    >>> plan = plan_cascade(einsum.load("decode-splitk"), "fused")
+    >>> plan.split, [k.kind for k in plan.spilled]
+    (True, ['traversal', 'merge'])
+    >>> plan_cascade(einsum.load("attention-1pass"), "fused").fused is None
+    True
+    """
+    if fusion not in ("fused", "unfused"):
+        raise SpecError(f"fusion: expected 'fused' or 'unfused'; got {fusion!r}")
+    report = pass_analysis(cascade)
+    ranks = {r for _, rs in cascade.tensor_ranks for r in rs}
+    instance = tuple(r for r in INSTANCE_RANKS if r in ranks)
+    held = _held_elements(cascade)
+    labels = tuple(e.label for e in cascade.einsums)
+    split = fusion == "fused" and _is_split(cascade)
+    if fusion == "unfused":
+        kernels = _unfused_kernels(cascade)
+    elif split:
+        kernels = _split_kernels(cascade)
+    else:
+        groups = report.groups or (labels,)
+        kernels = [(f"pass-{i}" if len(groups) > 1 else "fused", "traversal", g, (i,))
+                   for i, g in enumerate(groups, start=1)]
+    spilled = _build(cascade, kernels)
+    fused = None
+    if fusion == "fused" and not split and len(spilled) > 1:
+        fused = _build(cascade, [("fused", "traversal", labels,
+                                  tuple(range(1, report.passes + 1)))])[0]
+    return CascadePlan(cascade.name, report.passes, fused, spilled, held, split, instance)
