@@ -220,7 +220,7 @@ def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row
 def _steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
     """Visited and partially masked steps per instance (dense, causal or a sparse mask)."""
     if shapes.masks is not None:
-        return StepCounts(*(np.broadcast_to(v, np.shape(geo.rows)) for v in shapes.masks))
+        return _mask_steps(shapes, geo)
     dense = dense_steps(geo.rows, shapes.seq_kv, geo.q_tile, geo.kv_tile)
     if not np.any(shapes.causal):
         return dense
@@ -231,6 +231,20 @@ def _steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
               zip(causal[:2], dense[:2], (scale, scale))]
     max_steps = np.where(shapes.causal, causal.max_steps, dense.max_steps)
     return StepCounts(merged[0], merged[1], max_steps, dense.q_tiles, dense.kv_tiles)
+
+
+def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
+    """A sparse mask's steps, in the kernel's key tiles.
+
+    The mask was counted in key tiles of ``shapes.tiles[1]``; when shared memory forces a
+    smaller key tile (e.g. 64 on L40S at d128), each counted tile becomes several steps.
+    """
+    masks = StepCounts(*(np.broadcast_to(v, np.shape(geo.rows)) for v in shapes.masks))
+    if shapes.tiles is None:
+        return masks
+    split = np.maximum(np.asarray(shapes.tiles[1]) / geo.kv_tile, 1.0)
+    return StepCounts(masks.steps * split, masks.partial * split, masks.max_steps * split,
+                      masks.q_tiles, masks.kv_tiles * split)
 
 
 def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: KernelProfile,

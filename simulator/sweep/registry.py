@@ -52,7 +52,8 @@ EvaluateFn = Callable[[pd.DataFrame], pd.DataFrame]
 PlotHook = Callable[[pd.DataFrame, Path], list[Path]]
 
 # Modules imported on the first lookup; each registers its evaluators at import time.
-_PROVIDERS: tuple[str, ...] = ("simulator.sweep.synthetic", "simulator.spatial.sweep")
+_PROVIDERS: tuple[str, ...] = ("simulator.sweep.synthetic", "simulator.spatial.sweep",
+                                "simulator.design_space")
 
 _REGISTRY: dict[str, EvaluatorEntry] = {}
 _LOADED: dict[str, str] = {}  # provider module -> "" on success, else the import error
