@@ -135,10 +135,8 @@ def _merge(size: int, *parts: tuple[np.ndarray, dict[str, np.ndarray]]) -> dict[
 
 
 def _gpu_window(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
-    from simulator.gpu import predict
+    from simulator.gpu import load_profile, predict
     from simulator.workload import AttentionProblem
-
-    from simulator.gpu import load_profile
 
     hardware, _, cascade, profile, _, dtype, kv_dtype = key
     kernel = load_profile(profile)
