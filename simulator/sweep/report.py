@@ -124,6 +124,8 @@ def display_columns(spec: SweepSpec, columns: Sequence[str], varying: Sequence[s
     chosen = [c for c in dict.fromkeys(first) if c in columns]
     chosen += [c for c in objectives if c in columns and c not in chosen]
     rest = [c for c in columns if c in varying and c not in ("feasible", "pareto")]
+    if spec.show:  # the spec picks the metric columns worth reading
+        rest = [c for c in spec.show if c in columns]
     return chosen + [c for c in rest if c not in chosen]
 
 

@@ -20,6 +20,7 @@ A sweep spec is a YAML mapping::
     constraints:                   # optional: expressions over parameters and metrics; rows
       - "area <= 400"              #   violating one get ``feasible = False`` (kept, not Pareto)
     chunk_size: 65536              # optional: grid points evaluated per chunk
+    show: [bound, tflops_per_s]    # optional: metric columns pareto.md shows (default: all)
 
 The grid is the product of the axes (the last axis varies fastest); a ``zip`` group counts
 as one factor, placed where its first member appears. Axis names must be Python
@@ -76,7 +77,7 @@ RESERVED_COLUMNS = ("point", "feasible", "pareto")
 
 _KEYS = (
     "name", "evaluator", "axes", "zip", "filters", "objectives", "pareto_by", "constraints",
-    "chunk_size",
+    "chunk_size", "show",
 )  # fmt: skip
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -102,6 +103,7 @@ class SweepSpec:
     pareto_by: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    show: tuple[str, ...] = ()
     source: str = field(default="<spec>", compare=False)
 
     @property
@@ -121,6 +123,7 @@ class SweepSpec:
             "pareto_by": list(self.pareto_by),
             "constraints": list(self.constraints),
             "chunk_size": self.chunk_size,
+            "show": list(self.show),
         }
 
 
@@ -202,6 +205,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
         pareto_by=tuple(check.names(data.get("pareto_by"), "pareto_by")),
         constraints=_parse_expressions(check, data.get("constraints"), "constraints"),
         chunk_size=check.positive_int(data.get("chunk_size", DEFAULT_CHUNK_SIZE), "chunk_size"),
+        show=tuple(check.names(data.get("show"), "show")),
         source=source,
     )
 
