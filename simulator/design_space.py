@@ -50,6 +50,8 @@ ATTENTION_METRICS = (
     "buffer_bytes", "spilled", "energy_j", "area_m2", "arithmetic_intensity",
     "kv_cache_bytes", "memory_bytes",
 )
+_TEXT = ("kind", "bound")
+_GROUP_BY = ("hardware", "model", "cascade", "profile", "mask", "dtype", "kv_dtype")
 _FALLBACK_TILES = (128, 128)  # for profiles without tile rules (unfused)
 
 
@@ -63,23 +65,24 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     """
     out = chunk.reset_index(drop=True).copy()
     _check_categories(out)
-    model = out["model"].map(lambda name: get_model(str(name)))
+    shapes = {name: get_model(str(name)) for name in out["model"].unique()}
     out["seq_q"] = np.where(out["phase"] == "decode", 1, out["seq_len"]).astype(np.int64)
-    metrics = {name: np.full(len(out), np.nan, dtype=object) for name in ATTENTION_METRICS}
-    is_gpu = out["hardware"].map(lambda h: str(h).lower() in _gpu_names()).to_numpy()
+    metrics = {name: (np.full(len(out), None, dtype=object) if name in _TEXT
+                      else np.full(len(out), np.nan)) for name in ATTENTION_METRICS}
+    is_gpu = _lookup(out["hardware"], lambda h: str(h).lower() in _gpu_names()).astype(bool)
     metrics["kind"][:] = np.where(is_gpu, "gpu", "accelerator")
-    for key, index in out.groupby(["hardware", "model", "cascade", "profile", "mask", "dtype",
-                                   "kv_dtype"], sort=False).groups.items():
-        rows = out.loc[index]
-        shape = model.loc[index].iloc[0]
+    for key, index in _groups(out, _GROUP_BY):
+        rows = out.iloc[index]
+        shape = shapes[key[1]]
         values = (_gpu_group(rows, shape, key) if is_gpu[index[0]]
                   else _accelerator_group(rows, shape, key))
         for name, value in values.items():
             metrics[name][index] = np.broadcast_to(value, len(rows))
     for name, values in metrics.items():
-        out[name] = values if name in ("kind", "bound") else pd.to_numeric(values)
+        out[name] = values
+    out["spilled"] = out["spilled"].astype(bool)
     out["arithmetic_intensity"] = out["flops"] / out["dram_bytes"]
-    out["kv_cache_bytes"] = _kv_cache_bytes(out, model)
+    out["kv_cache_bytes"] = _kv_cache_bytes(out, shapes)
     return out
 
 
@@ -93,7 +96,7 @@ def _gpu_names() -> frozenset[str]:
 def _check_categories(rows: pd.DataFrame) -> None:
     for column, allowed in (("phase", ("prefill", "decode")),
                             ("mask", ("dense", "causal", "window"))):
-        bad = sorted(set(rows[column].astype(str)) - set(allowed))
+        bad = sorted({str(v) for v in rows[column].unique()} - set(allowed))
         if bad:
             raise SpecError(f"column '{column}': expected one of {', '.join(allowed)}, "
                             f"got {', '.join(bad)}")
@@ -198,15 +201,43 @@ def _accelerator_group(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.nd
             "area_m2": spatial["area"].to_numpy(dtype=float), "memory_bytes": np.inf}
 
 
-def _kv_cache_bytes(rows: pd.DataFrame, model: pd.Series) -> np.ndarray:
+def _groups(rows: pd.DataFrame, columns: tuple[str, ...]):
+    """(key, row positions) per combination of categorical columns, in first-seen order.
+
+    Each column is factorised to integer codes and the codes are mixed into one integer
+    label, which groups far faster than strings do.
+    """
+    label = np.zeros(len(rows), dtype=np.int64)
+    uniques = []
+    for column in columns:
+        codes, values = pd.factorize(rows[column])
+        label = label * len(values) + codes
+        uniques.append(values)
+    order = np.argsort(label, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(label[order]) != 0])
+    blocks = np.split(order, starts[1:])
+    for block in sorted(blocks, key=lambda b: b[0]):
+        key, rest = [], int(label[block[0]])
+        for values in reversed(uniques):
+            rest, code = divmod(rest, len(values))
+            key.append(values[code])
+        yield tuple(reversed(key)), block
+
+
+def _lookup(column: pd.Series, func) -> np.ndarray:
+    """``func`` applied once per distinct value, spread over the rows."""
+    codes, uniques = pd.factorize(column)
+    return np.array([func(u) for u in uniques], dtype=float)[codes]
+
+
+def _kv_cache_bytes(rows: pd.DataFrame, shapes: dict) -> np.ndarray:
     """Bytes of the K and V cache the problem reads (with quantisation metadata)."""
-    kv_heads = model.map(lambda s: s.kv_heads).to_numpy(dtype=float)
-    head_dim = model.map(lambda s: s.head_dim).to_numpy(dtype=float)
-    fmt = rows["kv_dtype"].map(lambda name: KV_DTYPES[str(name)])
-    per_element = fmt.map(lambda f: f.bits / 8).to_numpy(dtype=float) + \
-        fmt.map(lambda f: f.metadata_bytes).to_numpy(dtype=float) / head_dim
+    kv_heads = _lookup(rows["model"], lambda m: shapes[m].kv_heads)
+    head_dim = _lookup(rows["model"], lambda m: shapes[m].head_dim)
+    bytes_ = _lookup(rows["kv_dtype"], lambda k: KV_DTYPES[str(k)].bits / 8)
+    meta = _lookup(rows["kv_dtype"], lambda k: KV_DTYPES[str(k)].metadata_bytes)
     return 2 * rows["batch"].to_numpy() * kv_heads * rows["seq_len"].to_numpy() * head_dim * \
-        per_element
+        (bytes_ + meta / head_dim)
 
 
 def _register() -> None:
