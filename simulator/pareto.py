@@ -244,17 +244,20 @@ def _two_objective_fronts(values: np.ndarray, senses: Sequence[str], groups: np.
     """
     mins = _to_minimisation(values, senses)
     rows = np.flatnonzero(eligible & ~np.isnan(mins).any(axis=1))
-    frame = pd.DataFrame({"g": groups[rows], "a": mins[rows, 0], "b": mins[rows, 1]})
-    frame = frame.iloc[np.lexsort((frame["b"], frame["a"], frame["g"]))]
-    same = frame.groupby(["g", "a"], sort=False)["b"].transform("min").to_numpy()
-    running = frame.groupby("g", sort=False)["b"].cummin()
-    before = running.groupby(frame["g"].to_numpy(), sort=False).shift(1).fillna(np.inf)
-    block_first = before.groupby([frame["g"].to_numpy(), frame["a"].to_numpy()],
-                                 sort=False).transform("first").to_numpy()
-    b = frame["b"].to_numpy()
-    keep = ~((same < b) | (block_first <= b))
     mask = np.zeros(len(values), dtype=bool)
-    mask[rows[frame.index.to_numpy()[keep]]] = True
+    if not rows.size:
+        return mask
+    order = rows[np.lexsort((mins[rows, 1], mins[rows, 0], groups[rows]))]
+    g, a, b = groups[order], mins[order, 0], mins[order, 1]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_block = new_group | np.r_[True, a[1:] != a[:-1]]
+    block = np.cumsum(new_block) - 1
+    starts = np.flatnonzero(new_block)
+    running = pd.Series(b).groupby(np.cumsum(new_group)).cummin().to_numpy()
+    before = np.r_[np.nan, running[:-1]]
+    before[new_group] = np.nan  # nothing earlier in the group (NaN compares False)
+    dominated = (b[starts][block] < b) | (before[starts][block] <= b)
+    mask[order[~dominated]] = True
     return mask
 
 
