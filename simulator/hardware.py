@@ -31,9 +31,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import yaml
-
 from simulator.errors import SpecError
+from simulator.yamlio import read_yaml
 
 __all__ = [
     "ENV_VAR",
@@ -492,18 +491,8 @@ def _parse(label: str, doc: Any, path: str) -> GPUSpec:
 
 
 def _read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning syntax errors into a one-line SpecError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read GPU spec: {err.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise SpecError(f"{path.name}:{where}: malformed YAML: {problem}") from None
+    """Parse a GPU spec file (errors as one-line SpecErrors)."""
+    return read_yaml(path, "GPU spec")
 
 
 @functools.lru_cache(maxsize=128)

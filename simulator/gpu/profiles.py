@@ -32,9 +32,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from simulator.errors import SpecError
+from simulator.yamlio import read_yaml
 
 __all__ = [
     "FUSIONS",
@@ -374,18 +373,8 @@ def _parse(label: str, doc: Any, path: str) -> KernelProfile:
 
 
 def _read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning I/O and syntax errors into one-line SpecErrors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read kernel profile: {err.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise SpecError(f"{path.name}:{where} malformed YAML: "
-                        f"{getattr(err, 'problem', None) or 'invalid YAML'}") from None
+    """Parse a kernel profile file (errors as one-line SpecErrors)."""
+    return read_yaml(path, "kernel profile")
 
 
 @functools.lru_cache(maxsize=64)

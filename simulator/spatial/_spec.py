@@ -26,9 +26,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import yaml
-
 from simulator.errors import SpecError
+from simulator.yamlio import read_yaml as _read_yaml
 
 __all__ = [
     "UNITS",
@@ -92,18 +91,7 @@ def resolve_yaml(name_or_path: str | os.PathLike[str], directories: Iterable[Pat
 
 def read_yaml(path: Path) -> Mapping[str, Any]:
     """Parse a YAML mapping; syntax errors become one-line SpecErrors with the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path.name}: cannot read: {err.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise SpecError(f"{path.name}:{where} malformed YAML: {problem}") from None
-    return expect_mapping(doc, path.name, "")
+    return expect_mapping(_read_yaml(path, "accelerator spec"), path.name, "")
 
 
 def expect_mapping(node: Any, label: str, path: str) -> Mapping[str, Any]:
