@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from einsum.errors import ShapeError
@@ -145,8 +146,6 @@ def _schedule(cascade: Cascade) -> list:
     var = cascade.iterative_vars[0]
     body = [e for e in order if var in e.iteration_vars]
     graph = cascade_graph(cascade)
-    import networkx as nx
-
     after = set().union(*(nx.descendants(graph, e.label) for e in body)) - {e.label for e in body}
     pre = [e for e in order if e not in body and e.label not in after]
     post = [e for e in order if e.label in after]

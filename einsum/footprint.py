@@ -28,7 +28,7 @@ from einsum.semantics import classify_index
 from einsum.sizes import resolve_sizes
 from einsum.symbolic import Poly, SymMax
 
-__all__ = ["Footprint", "live_footprint", "DEFAULT_PER"]
+__all__ = ["Footprint", "live_footprint", "footprint_value", "DEFAULT_PER"]
 
 #: Ranks a footprint is given "per": queries, batch and heads.
 DEFAULT_PER = ("P", "B", "H", "HK", "G")
@@ -183,5 +183,3 @@ def footprint_value(cascade: Cascade, sizes: Mapping[str, Any], rank: str | None
     """
     return live_footprint(cascade, rank).evaluate(resolve_sizes(cascade, sizes))
 
-
-__all__.append("footprint_value")

@@ -27,7 +27,7 @@ __all__ = [
     "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall",
     "Expr", "Num", "SizeRef", "TensorRef", "Binary", "Call",
     "Filter", "Compare", "BoolOp", "Not", "MaskRef",
-    "Stop", "Einsum", "Cascade", "rank_root", "int_vars", "expr_refs", "filter_vars",
+    "Stop", "Einsum", "Cascade", "rank_root", "int_vars", "expr_refs", "filter_vars", "mask_refs",
 ]
 
 _PARTITION = re.compile(r"^([A-Za-z_]+?)(\d+)$")
@@ -418,7 +418,7 @@ class Cascade:
         """Tensors read but never written, in order of first use."""
         seen: dict[str, None] = {}
         for einsum in self.einsums:
-            refs = expr_refs(einsum.expr) + _mask_refs(einsum.filters)
+            refs = expr_refs(einsum.expr) + mask_refs(einsum.filters)
             for ref in refs:
                 if ref.name not in self.produced:
                     seen.setdefault(ref.name, None)
@@ -427,7 +427,7 @@ class Cascade:
     @property
     def outputs(self) -> tuple[str, ...]:
         """Tensors written but never read (the cascade's results)."""
-        read = {r.name for e in self.einsums for r in expr_refs(e.expr) + _mask_refs(e.filters)}
+        read = {r.name for e in self.einsums for r in expr_refs(e.expr) + mask_refs(e.filters)}
         return tuple(dict.fromkeys(e.name for e in self.einsums if e.name not in read))
 
     def rank_of(self, var: str) -> str:
@@ -449,7 +449,8 @@ class Cascade:
         return "\n".join(str(e) for e in self.einsums) + "".join(f"\n{s}" for s in self.stops)
 
 
-def _mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
+def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
+    """Return the mask tensors a tuple of filters reads."""
     out: list[TensorRef] = []
     stack = list(filters)
     while stack:
@@ -461,11 +462,3 @@ def _mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
         elif isinstance(flt, Not):
             stack.insert(0, flt.part)
     return tuple(out)
-
-
-def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
-    """Return the mask tensors a tuple of filters reads."""
-    return _mask_refs(filters)
-
-
-__all__.append("mask_refs")

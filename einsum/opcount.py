@@ -229,7 +229,7 @@ def _renamed_support(ref: TensorRef, support: dict[str, frozenset[Filter]],
     filters = support.get(ref.name, frozenset())
     if not filters:
         return filters
-    producer = next(e for e in cascade.einsums if e.name == ref.name and e.filters is not None)
+    producer = next(e for e in cascade.einsums if e.name == ref.name)
     mapping = {}
     for written, read in zip(producer.output.indices, ref.indices):
         if isinstance(written, Var):
