@@ -28,11 +28,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simulator.errors import SpecError
+from simulator.gpu.resources import RESOURCE_ORDER, binding_index
+from simulator.grouping import column_codes, group_rows
 from simulator.hardware import list_gpus, load_gpu
 from simulator.workload import KV_DTYPES, get_model
 
@@ -51,6 +54,7 @@ ATTENTION_METRICS = (
     "kv_cache_bytes", "memory_bytes",
 )
 _TEXT = ("kind", "bound")
+_KINDS = ("gpu", "accelerator")
 _GROUP_BY = ("hardware", "model", "cascade", "profile", "mask", "dtype", "kv_dtype")
 _FALLBACK_TILES = (128, 128)  # for profiles without tile rules (unfused)
 
@@ -63,27 +67,63 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     SpecError
         An unknown phase, mask, hardware, model or cascade.
     """
-    out = chunk.reset_index(drop=True).copy()
-    _check_categories(out)
-    shapes = {name: get_model(str(name)) for name in out["model"].unique()}
-    out["seq_q"] = np.where(out["phase"] == "decode", 1, out["seq_len"]).astype(np.int64)
-    metrics = {name: (np.full(len(out), None, dtype=object) if name in _TEXT
-                      else np.full(len(out), np.nan)) for name in ATTENTION_METRICS}
-    is_gpu = _lookup(out["hardware"], lambda h: str(h).lower() in _gpu_names()).astype(bool)
-    metrics["kind"][:] = np.where(is_gpu, "gpu", "accelerator")
-    for key, index in _groups(out, _GROUP_BY):
-        rows = out.iloc[index]
+    rows = chunk.reset_index(drop=True)
+    _check_categories(rows)
+    shapes = {name: get_model(str(name)) for name in rows["model"].unique()}
+    seq_len = rows["seq_len"].to_numpy()
+    prefill = (rows["phase"] == "prefill").to_numpy()
+    numbers = {"batch": rows["batch"].to_numpy(), "seq_len": seq_len,
+               "seq_q": np.where(prefill, seq_len, 1).astype(np.int64), "prefill": prefill,
+               "window": rows["window"].to_numpy(), "array": rows["array"].to_numpy()}
+    size = len(rows)
+    metrics = {name: np.full(size, np.nan) for name in ATTENTION_METRICS if name not in _TEXT}
+    bound = _Labels(size, RESOURCE_ORDER)
+    is_gpu = _lookup(rows["hardware"], lambda h: str(h).lower() in _gpu_names()).astype(bool)
+    for key, index in group_rows(rows, _GROUP_BY):
+        group = {name: values[index] for name, values in numbers.items()}
         shape = shapes[key[1]]
-        values = (_gpu_group(rows, shape, key) if is_gpu[index[0]]
-                  else _accelerator_group(rows, shape, key))
+        values = (_gpu_group(group, shape, key) if is_gpu[index[0]]
+                  else _accelerator_group(group, shape, key))
+        bound.put(index, values.pop("bound"))
         for name, value in values.items():
-            metrics[name][index] = np.broadcast_to(value, len(rows))
-    for name, values in metrics.items():
-        out[name] = values
-    out["spilled"] = out["spilled"].astype(bool)
-    out["arithmetic_intensity"] = out["flops"] / out["dram_bytes"]
-    out["kv_cache_bytes"] = _kv_cache_bytes(out, shapes)
-    return out
+            metrics[name][index] = value
+    metrics["spilled"] = metrics["spilled"] == 1.0
+    metrics["arithmetic_intensity"] = metrics["flops"] / metrics["dram_bytes"]
+    metrics["kv_cache_bytes"] = _kv_cache_bytes(rows, shapes)
+    columns = {"seq_q": numbers["seq_q"],
+               "kind": pd.Categorical.from_codes(np.where(is_gpu, 0, 1), categories=_KINDS),
+               **metrics, "bound": bound.categorical()}
+    added = pd.DataFrame({name: columns[name] for name in ("seq_q", *ATTENTION_METRICS)})
+    return pd.concat([rows.drop(columns=[c for c in added.columns if c in rows.columns]), added],
+                     axis=1)
+
+
+class _Labels:
+    """A text column gathered group by group as integer codes over a growing vocabulary.
+
+    Keeping codes (not one Python string per row) lets a 10⁶-row chunk carry its
+    ``bound`` column as a pandas Categorical without ever hashing the strings.
+    """
+
+    def __init__(self, size: int, vocabulary: tuple[str, ...] = ()):
+        self.codes = np.full(size, -1, dtype=np.int16)
+        self.names = list(vocabulary)
+
+    def put(self, index: np.ndarray, values) -> None:
+        """Store ``values`` (a Categorical, or names) at row positions ``index``."""
+        if not isinstance(values, pd.Categorical):
+            values = pd.Categorical(np.broadcast_to(np.asarray(values, dtype=object), len(index)))
+        known = {name: code for code, name in enumerate(self.names)}
+        for name in values.categories:
+            if name not in known:
+                known[name] = len(self.names)
+                self.names.append(name)
+        remap = np.array([known[name] for name in values.categories] + [-1], dtype=np.int16)
+        self.codes[index] = remap[values.codes]  # code -1 (missing) picks the trailing -1
+
+    def categorical(self) -> pd.Categorical:
+        """The column (missing where no group wrote)."""
+        return pd.Categorical.from_codes(self.codes, categories=self.names)
 
 
 @lru_cache(maxsize=1)
@@ -102,42 +142,50 @@ def _check_categories(rows: pd.DataFrame) -> None:
                             f"got {', '.join(bad)}")
 
 
-def _gpu_group(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
+def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
     """One vectorised GPU call for dense/causal rows; cached tile counts for windows."""
     from simulator.gpu import predict_batch
 
     hardware, _, cascade, profile, mask, dtype, kv_dtype = key
-    seq_kv = rows["seq_len"].to_numpy()
+    seq_kv = rows["seq_len"]
     if mask == "window":
         # One query (decode), or a window wider than the keys, sees a contiguous run of at
         # most `window` keys: that is dense attention over the window. Only prefill with a
         # narrower window needs the tile counter.
-        narrow = (rows["phase"] == "prefill").to_numpy() & (rows["window"].to_numpy() < seq_kv)
+        narrow = rows["prefill"] & (rows["window"] < seq_kv)
         if narrow.all():
             return _gpu_window(rows, shape, key)
         if narrow.any():
-            return _merge(len(rows), (~narrow, _gpu_group(rows[~narrow], shape, key)),
-                          (narrow, _gpu_window(rows[narrow], shape, key)))
-        seq_kv = np.minimum(seq_kv, rows["window"].to_numpy())
+            return _merge(len(narrow), (~narrow, _gpu_group(_take(rows, ~narrow), shape, key)),
+                          (narrow, _gpu_window(_take(rows, narrow), shape, key)))
+        seq_kv = np.minimum(seq_kv, rows["window"])
     pred = predict_batch(hardware, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
-                         batch=rows["batch"].to_numpy(), heads=shape.heads,
-                         kv_heads=shape.kv_heads, seq_q=rows["seq_q"].to_numpy(),
-                         seq_kv=seq_kv, head_dim=shape.head_dim,
-                         causal=np.full(len(rows), mask == "causal"))
-    return _prediction_columns(pred, load_gpu(hardware))
+                         batch=rows["batch"], heads=shape.heads, kv_heads=shape.kv_heads,
+                         seq_q=rows["seq_q"], seq_kv=seq_kv, head_dim=shape.head_dim,
+                         causal=np.full(len(seq_kv), mask == "causal"))
+    names, index = binding_index(pred.resource_times_s)
+    columns = _prediction_columns(pred, load_gpu(hardware))
+    columns["bound"] = pd.Categorical.from_codes(np.broadcast_to(index, len(seq_kv)),
+                                                 categories=names)
+    return columns
 
 
-def _merge(size: int, *parts: tuple[np.ndarray, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _take(rows: dict[str, np.ndarray], where: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[where] for name, values in rows.items()}
+
+
+def _merge(size: int, *parts: tuple[np.ndarray, dict[str, Any]]) -> dict[str, Any]:
     """Combine metric columns computed for disjoint row masks."""
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     for where, values in parts:
         for name, value in values.items():
             column = out.setdefault(name, np.empty(size, dtype=object))
-            column[where] = np.broadcast_to(value, int(where.sum()))
-    return out
+            column[where] = np.broadcast_to(np.asarray(value, dtype=object), int(where.sum()))
+    out["bound"] = pd.Categorical(out["bound"])
+    return {name: value if name == "bound" else value.astype(float) for name, value in out.items()}
 
 
-def _gpu_window(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
+def _gpu_window(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
     from simulator.gpu import load_profile, predict
     from simulator.workload import AttentionProblem
 
@@ -146,8 +194,8 @@ def _gpu_window(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
     tiles = (kernel.tile_for(shape.head_dim, load_gpu(hardware).architecture)
              if kernel.tiles else _FALLBACK_TILES)
     columns: dict[str, list] = {}
-    for batch, seq_q, seq_kv, window in rows[["batch", "seq_q", "seq_len", "window"]].itertuples(
-            index=False):
+    for batch, seq_q, seq_kv, window in zip(*(rows[n].tolist() for n in
+                                              ("batch", "seq_q", "seq_len", "window"))):
         problem = AttentionProblem(int(batch), shape.heads, shape.kv_heads, int(seq_q),
                                    int(seq_kv), shape.head_dim, dtype=dtype, kv_dtype=kv_dtype)
         pred = predict(hardware, cascade, problem, profile=profile,
@@ -155,7 +203,10 @@ def _gpu_window(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
                                             tuple(int(t) for t in tiles)))
         for name, value in _prediction_columns(pred, load_gpu(hardware)).items():
             columns.setdefault(name, []).append(np.asarray(value).item())
-    return {name: np.asarray(values, dtype=object) for name, values in columns.items()}
+    out: dict[str, Any] = {name: np.asarray(values, dtype=float) for name, values in columns.items()
+                           if name != "bound"}
+    out["bound"] = pd.Categorical(columns["bound"])
+    return out
 
 
 @lru_cache(maxsize=512)
@@ -174,23 +225,21 @@ def _prediction_columns(pred, gpu) -> dict[str, np.ndarray]:
             "memory_bytes": gpu.dram_bytes}
 
 
-def _accelerator_group(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.ndarray]:
+def _accelerator_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
     """The spatial model, with the ``array`` column as a square PE array."""
     from simulator.spatial.sweep import evaluate_spatial
 
     hardware, model, _, _, mask, _, _ = key
-    if mask != "dense" or (rows["phase"] != "prefill").any():
+    if mask != "dense" or not rows["prefill"].all():
         raise SpecError(f"hardware {hardware!r}: the spatial model prices dense prefill "
                         f"(self-attention) only; filter out mask/phase {mask}/decode rows")
-    side = rows["array"].to_numpy(dtype=float)
+    side = rows["array"].astype(float)
     if (side <= 0).any():
         raise SpecError(f"hardware {hardware!r}: column 'array' must give the PE array side (> 0)")
     spatial = evaluate_spatial(pd.DataFrame({
-        "design": hardware, "model": model, "scope": "attention",
-        "batch": rows["batch"].to_numpy(), "seq_len": rows["seq_len"].to_numpy(),
-        "rows": side, "cols": side}))
-    flops = 4.0 * rows["batch"].to_numpy() * shape.heads * rows["seq_len"].to_numpy() ** 2 * \
-        shape.head_dim
+        "design": hardware, "model": model, "scope": "attention", "batch": rows["batch"],
+        "seq_len": rows["seq_len"], "rows": side, "cols": side}))
+    flops = 4.0 * rows["batch"] * shape.heads * rows["seq_len"] ** 2 * shape.head_dim
     latency = spatial["latency"].to_numpy(dtype=float)
     return {"time_s": latency, "flops": flops, "tflops_per_s": flops / latency / 1e12,
             "bound": spatial["bound"].to_numpy(), "passes": 1,
@@ -201,33 +250,12 @@ def _accelerator_group(rows: pd.DataFrame, shape, key: tuple) -> dict[str, np.nd
             "area_m2": spatial["area"].to_numpy(dtype=float), "memory_bytes": np.inf}
 
 
-def _groups(rows: pd.DataFrame, columns: tuple[str, ...]):
-    """(key, row positions) per combination of categorical columns, in first-seen order.
-
-    Each column is factorised to integer codes and the codes are mixed into one integer
-    label, which groups far faster than strings do.
-    """
-    label = np.zeros(len(rows), dtype=np.int64)
-    uniques = []
-    for column in columns:
-        codes, values = pd.factorize(rows[column])
-        label = label * len(values) + codes
-        uniques.append(values)
-    order = np.argsort(label, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(label[order]) != 0])
-    blocks = np.split(order, starts[1:])
-    for block in sorted(blocks, key=lambda b: b[0]):
-        key, rest = [], int(label[block[0]])
-        for values in reversed(uniques):
-            rest, code = divmod(rest, len(values))
-            key.append(values[code])
-        yield tuple(reversed(key)), block
-
-
 def _lookup(column: pd.Series, func) -> np.ndarray:
     """``func`` applied once per distinct value, spread over the rows."""
-    codes, uniques = pd.factorize(column)
-    return np.array([func(u) for u in uniques], dtype=float)[codes]
+    codes, values = column_codes(column)
+    used = np.bincount(codes, minlength=len(values)) > 0  # a Categorical may list absent values
+    return np.array([func(v) if u and v is not None else np.nan for v, u in zip(values, used)],
+                    dtype=float)[codes]
 
 
 def _kv_cache_bytes(rows: pd.DataFrame, shapes: dict) -> np.ndarray:

@@ -27,12 +27,13 @@ Examples
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from simulator.grouping import group_labels, stable_argsort
 
 __all__ = [
     "Objective",
@@ -50,6 +51,8 @@ SENSES = ("min", "max")
 _BLOCK = 2048
 # Number of low-rank-sum points tried as pre-filter pivots.
 _PIVOTS = 64
+# Segments at least this long on average are accumulated one by one (else scanned).
+_LOOP_SEGMENT = 256
 
 
 @dataclass(frozen=True)
@@ -186,10 +189,10 @@ def pareto_mask_grouped(
     [False, True, True, False]
     """
     objs = as_objectives(objectives)
-    values = df[[o.column for o in objs]].to_numpy(dtype=float)
+    values = np.column_stack([df[o.column].to_numpy(dtype=float) for o in objs])
     if where is not None:
         where = np.asarray(df[where] if isinstance(where, str) else where, dtype=bool)
-    groups = _group_codes(df, by) if by and len(df) else np.zeros(len(df), dtype=np.int64)
+    groups = group_labels(df, by)
     return pareto_mask_by_group(values, [o.sense for o in objs], groups, where=where)
 
 
@@ -238,43 +241,55 @@ def _two_objective_fronts(values: np.ndarray, senses: Sequence[str], groups: np.
                           eligible: np.ndarray) -> np.ndarray:
     """All groups' fronts for k = 2 at once (no loop over groups, for many small groups).
 
-    Sorted by (group, a, b), a point is dominated iff an earlier point of its group with a
-    strictly smaller ``a`` has ``b`` no larger (a segmented running minimum), or a point with
-    the same ``a`` has a strictly smaller ``b``. NaN rows never make the front.
+    Sorted by (group, a), a point is dominated iff an earlier point of its group with a
+    strictly smaller ``a`` has ``b`` no larger (a segmented running minimum of ``b``), or
+    a point with the same ``a`` has a strictly smaller ``b``. NaN rows never make the
+    front. Two sorts (``a``, then the group labels) replace a three-key ``lexsort``, which
+    costs three times as much on 10⁶ rows.
     """
     mins = _to_minimisation(values, senses)
     rows = np.flatnonzero(eligible & ~np.isnan(mins).any(axis=1))
     mask = np.zeros(len(values), dtype=bool)
     if not rows.size:
         return mask
-    order = rows[np.lexsort((mins[rows, 1], mins[rows, 0], groups[rows]))]
+    by_a = rows[np.argsort(mins[rows, 0])]  # ties in a need no order: blocks handle them
+    order = by_a[stable_argsort(groups[by_a])]
     g, a, b = groups[order], mins[order, 0], mins[order, 1]
     new_group = np.r_[True, g[1:] != g[:-1]]
-    new_block = new_group | np.r_[True, a[1:] != a[:-1]]
-    block = np.cumsum(new_block) - 1
+    new_block = new_group | np.r_[True, a[1:] != a[:-1]]  # blocks of equal (group, a)
     starts = np.flatnonzero(new_block)
-    running = pd.Series(b).groupby(np.cumsum(new_group)).cummin().to_numpy()
-    before = np.r_[np.nan, running[:-1]]
-    before[new_group] = np.nan  # nothing earlier in the group (NaN compares False)
-    dominated = (b[starts][block] < b) | (before[starts][block] <= b)
+    block = np.cumsum(new_block) - 1
+    running = _segmented_cummin(b, np.flatnonzero(new_group))
+    earlier = ~new_group[starts]  # the block has earlier blocks (smaller a) in its group
+    before = running[np.maximum(starts - 1, 0)]  # their smallest b (no infinite sentinel)
+    dominated = (np.minimum.reduceat(b, starts)[block] < b) | (earlier[block] & (before[block] <= b))
     mask[order[~dominated]] = True
     return mask
 
 
-def _group_codes(df: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
-    """Integer group id per row for the value combinations of the ``by`` columns."""
-    keys = pd.DataFrame({col: _hashable(df[col]) for col in by})
-    return keys.groupby(list(by), sort=True, dropna=False).ngroup().to_numpy()
+def _segmented_cummin(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Running minimum of ``values`` restarting at each index in ``starts`` (sorted, has 0).
 
-
-def _hashable(column: pd.Series) -> pd.Series:
-    """Replace mapping/list values by their canonical JSON text so they can be grouped."""
-    if column.dtype != object:
-        return column.reset_index(drop=True)
-    return pd.Series(
-        [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in column],
-        dtype=object,
-    )
+    A Hillis-Steele scan: pass ``k`` folds in the value ``2**k`` places back when it lies
+    in the same segment, so the passes number log2 of the longest segment. Long segments
+    are instead accumulated one by one (a Python loop, cheap when they are few).
+    """
+    if len(starts) * _LOOP_SEGMENT <= len(values):  # long segments: one accumulate each
+        out = np.empty_like(values)
+        bounds = np.r_[starts, len(values)].tolist()
+        for i, j in zip(bounds[:-1], bounds[1:]):
+            np.minimum.accumulate(values[i:j], out=out[i:j])
+        return out
+    out = values.copy()
+    segment_start = np.repeat(starts, np.diff(np.r_[starts, len(values)]))
+    offset = np.arange(len(values)) - segment_start
+    longest = int(offset.max()) + 1 if len(values) else 0
+    step = 1
+    while step < longest:
+        previous = out.copy()
+        np.minimum(previous[step:], previous[:-step], out=out[step:], where=offset[step:] >= step)
+        step *= 2
+    return out
 
 
 def _to_minimisation(values: np.ndarray, senses: Sequence[str]) -> np.ndarray:

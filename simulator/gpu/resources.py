@@ -28,7 +28,7 @@ import numpy as np
 from simulator.gpu.profiles import KernelProfile
 from simulator.hardware import GPUSpec
 
-__all__ = ["RESOURCE_ORDER", "SMRates", "binding", "overlap_time", "sm_rates"]
+__all__ = ["RESOURCE_ORDER", "SMRates", "binding", "binding_index", "overlap_time", "sm_rates"]
 
 #: Resources in report order (the ``bound`` of a prediction is one of them).
 RESOURCE_ORDER = ("tensor", "exp", "fp32", "smem", "dram", "launch")
@@ -139,8 +139,26 @@ def binding(times: Mapping[str, Any]) -> Any:
     >>> binding({"tensor": np.array([1.0, 3.0]), "exp": np.array([2.0, 1.0])}).tolist()
     ['exp', 'tensor']
     """
-    names = [r for r in RESOURCE_ORDER if r in times] + [r for r in times if r not in
-                                                          RESOURCE_ORDER]
+    names, index = binding_index(times)
+    if not np.ndim(index):
+        return names[int(index)]
+    return np.array(names, dtype=object)[index]
+
+
+def binding_index(times: Mapping[str, Any]) -> tuple[tuple[str, ...], Any]:
+    """The resource names and, elementwise, the position of the binding one.
+
+    The integer form of :func:`binding`, for callers that keep the result as category
+    codes rather than as one Python string per problem.
+
+    Examples
+    --------
+    >>> names, index = binding_index({"exp": np.array([2.0, 1.0]), "tensor": np.array([1.0, 3.0])})
+    >>> names, index.tolist()
+    (('tensor', 'exp'), [1, 0])
+    """
+    names = tuple([r for r in RESOURCE_ORDER if r in times] + [r for r in times if r not in
+                                                                RESOURCE_ORDER])
     best = np.asarray(times[names[0]], dtype=float)
     index = np.zeros(np.shape(best), dtype=np.int8)
     for position, name in enumerate(names[1:], start=1):
@@ -148,6 +166,4 @@ def binding(times: Mapping[str, Any]) -> Any:
         larger = value > best
         index = np.where(larger, np.int8(position), index)
         best = np.maximum(best, value)
-    if not np.ndim(index):
-        return names[int(index)]
-    return np.array(names, dtype=object)[index]
+    return names, index

@@ -92,7 +92,7 @@ class Grid:
         digits = [(indices // stride) % radix for stride, radix in zip(self.strides, self.radices)]
         data: dict[str, Any] = {"point": indices}
         for name, values, factor in zip(self.columns, self.values, self.factors):
-            data[name] = values[digits[factor]]
+            data[name] = _take(values, digits[factor])
         return pd.DataFrame(data)
 
 
@@ -165,9 +165,8 @@ def add_constant_columns(frame: pd.DataFrame, constants: Mapping[str, Any]) -> p
     missing = {name: value for name, value in constants.items() if name not in frame.columns}
     if not missing:
         return frame
-    extra = {
-        name: _column_array([value])[np.zeros(len(frame), dtype=np.int64)] for name, value in missing.items()
-    }
+    zeros = np.zeros(len(frame), dtype=np.int64)
+    extra = {name: _take(_column_array([value]), zeros) for name, value in missing.items()}
     return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
 
 
@@ -218,6 +217,23 @@ def eval_mask(frame: pd.DataFrame, expressions: Sequence[str], source: str, key:
             )
         mask &= values
     return mask
+
+
+def _take(values: np.ndarray, codes: np.ndarray) -> Any:
+    """``values[codes]``; a pandas Categorical when the values are distinct strings.
+
+    Text axes (hardware, model, mask, …) then travel as small integer codes: grouping,
+    comparing and factorising them costs what it costs for integers, where a column of
+    Python strings would be hashed row by row.
+    """
+    if values.dtype == object and _distinct_text(values):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
+    return values[codes]
+
+
+def _distinct_text(values: np.ndarray) -> bool:
+    """Whether every value is a string and no two are equal."""
+    return all(isinstance(v, str) for v in values) and len(set(values.tolist())) == len(values)
 
 
 def _column_array(values: Sequence[Any]) -> np.ndarray:

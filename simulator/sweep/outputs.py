@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import SpecError
+from simulator.grouping import group_keys
 from simulator.pareto import pareto_mask_by_group, pareto_mask_grouped
 from simulator.sweep.csvtext import csv_text
 from simulator.sweep.registry import PlotHook
@@ -176,13 +177,8 @@ class _GroupCoder:
         """The label of each row of ``frame``."""
         if not self.by:
             return np.zeros(len(frame), dtype=np.int64)
-        keys = pd.DataFrame({c: _key_column(frame[c]) for c in self.by})
-        local = keys.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy()
-        firsts = np.unique(local, return_index=True)[1]  # first row of local group 0, 1, ...
-        labels = [
-            self._ids.setdefault(tuple(None if pd.isna(v) else v for v in key), len(self._ids))
-            for key in keys.iloc[firsts].itertuples(index=False, name=None)
-        ]
+        local, keys = group_keys(frame, self.by)
+        labels = [self._ids.setdefault(key, len(self._ids)) for key in keys]
         return np.asarray(labels, dtype=np.int64)[local]
 
 
@@ -269,7 +265,11 @@ class _Digest:
         self._track_varying(frame)
         self._track_best(frame)
         if {"hardware", "bound"} <= set(frame.columns):
-            self._bounds.append(frame.groupby(["hardware", "bound"], sort=True).size())
+            labels, keys = group_keys(frame, ["hardware", "bound"])
+            counts = np.bincount(labels, minlength=len(keys))
+            known = [i for i, key in enumerate(keys) if None not in key]  # skip missing values
+            index = pd.MultiIndex.from_tuples([keys[i] for i in known], names=["hardware", "bound"])
+            self._bounds.append(pd.Series(counts[known], index=index))
 
     @property
     def pareto(self) -> int:
@@ -447,15 +447,13 @@ def _json_column(column: pd.Series) -> pd.Series:
     return pd.Series([_json_cell(v) for v in column], index=column.index, dtype=object)
 
 
-def _key_column(column: pd.Series) -> pd.Series:
-    """A groupable copy of a column (mapping/list cells as JSON text), on a fresh index."""
-    if column.dtype == object:
-        return _json_column(column).reset_index(drop=True)
-    return column.reset_index(drop=True)
-
-
 def _sortable(column: pd.Series) -> pd.Series:
-    """A column that sorts without errors (object columns compare as text)."""
+    """A column that sorts without errors (object columns compare as text).
+
+    Categoricals sort by value, not in the order of their categories (the spec's order).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
     return _json_column(column).astype(str) if column.dtype == object else column
 
 
