@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import SpecError
+from simulator.gpu.model import resolve
 from simulator.gpu.resources import RESOURCE_ORDER, binding_index
 from simulator.grouping import column_codes, group_rows
 from simulator.hardware import list_gpus, load_gpu
@@ -79,11 +80,16 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     metrics = {name: np.full(size, np.nan) for name in ATTENTION_METRICS if name not in _TEXT}
     bound = _Labels(size, RESOURCE_ORDER)
     is_gpu = _lookup(rows["hardware"], lambda h: str(h).lower() in _gpu_names()).astype(bool)
+    resolved: dict[tuple, tuple] = {}
     for key, index in group_rows(rows, _GROUP_BY):
         group = {name: values[index] for name, values in numbers.items()}
         shape = shapes[key[1]]
-        values = (_gpu_group(group, shape, key) if is_gpu[index[0]]
-                  else _accelerator_group(group, shape, key))
+        if is_gpu[index[0]]:
+            names = (key[0], key[2], key[3])  # hardware, cascade, profile: load once per chunk
+            loaded = resolved[names] = resolved.get(names) or resolve(*names)
+            values = _gpu_group(group, shape, key, loaded)
+        else:
+            values = _accelerator_group(group, shape, key)
         bound.put(index, values.pop("bound"))
         for name, value in values.items():
             metrics[name][index] = value
@@ -142,11 +148,15 @@ def _check_categories(rows: pd.DataFrame) -> None:
                             f"got {', '.join(bad)}")
 
 
-def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
-    """One vectorised GPU call for dense/causal rows; cached tile counts for windows."""
+def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) -> dict[str, Any]:
+    """One vectorised GPU call for dense/causal rows; cached tile counts for windows.
+
+    ``loaded`` is the (GPU, cascade, kernel profile) of the key, already loaded.
+    """
     from simulator.gpu import predict_batch
 
-    hardware, _, cascade, profile, mask, dtype, kv_dtype = key
+    gpu, cascade, profile = loaded
+    mask, dtype, kv_dtype = key[4:]
     seq_kv = rows["seq_len"]
     if mask == "window":
         # One query (decode), or a window wider than the keys, sees a contiguous run of at
@@ -154,17 +164,17 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]
         # narrower window needs the tile counter.
         narrow = rows["prefill"] & (rows["window"] < seq_kv)
         if narrow.all():
-            return _gpu_window(rows, shape, key)
+            return _gpu_window(rows, shape, key, loaded)
         if narrow.any():
-            return _merge(len(narrow), (~narrow, _gpu_group(_take(rows, ~narrow), shape, key)),
-                          (narrow, _gpu_window(_take(rows, narrow), shape, key)))
+            return _merge(len(narrow), (~narrow, _gpu_group(_take(rows, ~narrow), shape, key, loaded)),
+                          (narrow, _gpu_window(_take(rows, narrow), shape, key, loaded)))
         seq_kv = np.minimum(seq_kv, rows["window"])
-    pred = predict_batch(hardware, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
+    pred = predict_batch(gpu, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
                          batch=rows["batch"], heads=shape.heads, kv_heads=shape.kv_heads,
                          seq_q=rows["seq_q"], seq_kv=seq_kv, head_dim=shape.head_dim,
                          causal=np.full(len(seq_kv), mask == "causal"))
     names, index = binding_index(pred.resource_times_s)
-    columns = _prediction_columns(pred, load_gpu(hardware))
+    columns = _prediction_columns(pred, gpu)
     columns["bound"] = pd.Categorical.from_codes(np.broadcast_to(index, len(seq_kv)),
                                                  categories=names)
     return columns
@@ -185,23 +195,22 @@ def _merge(size: int, *parts: tuple[np.ndarray, dict[str, Any]]) -> dict[str, An
     return {name: value if name == "bound" else value.astype(float) for name, value in out.items()}
 
 
-def _gpu_window(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
-    from simulator.gpu import load_profile, predict
+def _gpu_window(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) -> dict[str, Any]:
+    from simulator.gpu import predict
     from simulator.workload import AttentionProblem
 
-    hardware, _, cascade, profile, _, dtype, kv_dtype = key
-    kernel = load_profile(profile)
-    tiles = (kernel.tile_for(shape.head_dim, load_gpu(hardware).architecture)
-             if kernel.tiles else _FALLBACK_TILES)
+    gpu, cascade, kernel = loaded
+    dtype, kv_dtype = key[5:]
+    tiles = kernel.tile_for(shape.head_dim, gpu.architecture) if kernel.tiles else _FALLBACK_TILES
     columns: dict[str, list] = {}
     for batch, seq_q, seq_kv, window in zip(*(rows[n].tolist() for n in
                                               ("batch", "seq_q", "seq_len", "window"))):
         problem = AttentionProblem(int(batch), shape.heads, shape.kv_heads, int(seq_q),
                                    int(seq_kv), shape.head_dim, dtype=dtype, kv_dtype=kv_dtype)
-        pred = predict(hardware, cascade, problem, profile=profile,
+        pred = predict(gpu, cascade, problem, profile=kernel,
                        masks=_window_counts(int(seq_q), int(seq_kv), int(window),
                                             tuple(int(t) for t in tiles)))
-        for name, value in _prediction_columns(pred, load_gpu(hardware)).items():
+        for name, value in _prediction_columns(pred, gpu).items():
             columns.setdefault(name, []).append(np.asarray(value).item())
     out: dict[str, Any] = {name: np.asarray(values, dtype=float) for name, values in columns.items()
                            if name != "bound"}

@@ -248,13 +248,18 @@ def _two_objective_fronts(values: np.ndarray, senses: Sequence[str], groups: np.
     costs three times as much on 10⁶ rows.
     """
     mins = _to_minimisation(values, senses)
-    rows = np.flatnonzero(eligible & ~np.isnan(mins).any(axis=1))
+    first, second = mins[:, 0], mins[:, 1]
+    usable = eligible & ~(np.isnan(first) | np.isnan(second))
     mask = np.zeros(len(values), dtype=bool)
-    if not rows.size:
+    if usable.all():
+        by_a = np.argsort(first)  # ties in a need no order: blocks handle them
+    else:
+        rows = np.flatnonzero(usable)
+        by_a = rows[np.argsort(first[rows])]
+    if not by_a.size:
         return mask
-    by_a = rows[np.argsort(mins[rows, 0])]  # ties in a need no order: blocks handle them
     order = by_a[stable_argsort(groups[by_a])]
-    g, a, b = groups[order], mins[order, 0], mins[order, 1]
+    g, a, b = groups[order], first[order], second[order]
     new_group = np.r_[True, g[1:] != g[:-1]]
     new_block = new_group | np.r_[True, a[1:] != a[:-1]]  # blocks of equal (group, a)
     starts = np.flatnonzero(new_block)

@@ -55,6 +55,7 @@ __all__ = [
     "SweepResult",
     "compute_and_store_chunk",
     "compute_chunk",
+    "concat_chunks",
     "evaluate_sweep",
     "pareto_flags",
     "plan_sweep",
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 _PROBE_POINTS = 64
+# pandas 3 copies on write, so a shallow copy already shields the frame from the evaluator.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,33 @@ def evaluate_sweep(
         for result in runner.run(compute_chunk, plan.job, chunks):
             frames[result.chunk.index] = result.output
     nonempty = [frames[i] for i in sorted(frames) if len(frames[i])] or [frames.get(0)]
-    table = pd.concat([f for f in nonempty if f is not None], ignore_index=True)
+    table = concat_chunks([f for f in nonempty if f is not None])
     return table.assign(pareto=pareto_flags(table, plan.spec))
+
+
+def concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunk tables, keeping Categorical columns categorical.
+
+    ``pandas.concat`` turns a Categorical column into plain objects when the chunks list
+    different categories (one chunk saw an accelerator's ``bound`` values, another did
+    not); here their categories are first united, in order of first appearance.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": pd.Categorical(["p"])})
+    >>> b = pd.DataFrame({"x": pd.Categorical(["q", "p"])})
+    >>> table = concat_chunks([a, b])
+    >>> table["x"].tolist(), list(table["x"].cat.categories)
+    (['p', 'q', 'p'], ['p', 'q'])
+    """
+    if len(frames) > 1:
+        for column in frames[0].columns:
+            if not all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames):
+                continue
+            names = list(dict.fromkeys(c for f in frames for c in f[column].cat.categories))
+            frames = [f.assign(**{column: f[column].cat.set_categories(names)})
+                      if list(f[column].cat.categories) != names else f for f in frames]
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_sweep(
@@ -346,7 +374,7 @@ def _evaluate_frame(job: ChunkJob, frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.reset_index(drop=True)
     if len(frame) == 0:
         return frame.assign(feasible=np.zeros(0, dtype=bool))
-    result = job.evaluate(frame.copy())
+    result = job.evaluate(frame.copy(deep=not _COPY_ON_WRITE))
     if not isinstance(result, pd.DataFrame) or len(result) != len(frame):
         raise SimulatorError(
             f"evaluator {job.evaluator!r} must return a DataFrame with the {len(frame)} rows "

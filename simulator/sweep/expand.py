@@ -220,20 +220,18 @@ def eval_mask(frame: pd.DataFrame, expressions: Sequence[str], source: str, key:
 
 
 def _take(values: np.ndarray, codes: np.ndarray) -> Any:
-    """``values[codes]``; a pandas Categorical when the values are distinct strings.
+    """``values[codes]``; a pandas Categorical when the values are all strings.
 
     Text axes (hardware, model, mask, …) then travel as small integer codes: grouping,
     comparing and factorising them costs what it costs for integers, where a column of
     Python strings would be hashed row by row.
     """
-    if values.dtype == object and _distinct_text(values):
-        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
-    return values[codes]
-
-
-def _distinct_text(values: np.ndarray) -> bool:
-    """Whether every value is a string and no two are equal."""
-    return all(isinstance(v, str) for v in values) and len(set(values.tolist())) == len(values)
+    if values.dtype != object or not all(isinstance(v, str) for v in values):
+        return values[codes]
+    names = list(dict.fromkeys(values.tolist()))  # a zipped axis may repeat a value
+    position = {name: i for i, name in enumerate(names)}
+    remap = np.array([position[v] for v in values.tolist()], dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(names, dtype=object))
 
 
 def _column_array(values: Sequence[Any]) -> np.ndarray:
