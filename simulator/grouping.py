@@ -143,5 +143,5 @@ def _hashable(column: pd.Series) -> np.ndarray:
     values = column.to_numpy()
     if values.dtype != object or not any(isinstance(v, (dict, list)) for v in values):
         return values
-    return np.array([json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
-                     for v in values], dtype=object)
+    return np.array([json.dumps(v, sort_keys=True, separators=(",", ":"))
+                     if isinstance(v, (dict, list)) else v for v in values], dtype=object)

@@ -23,12 +23,14 @@ True
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["csv_text"]
+__all__ = ["csv_header", "csv_lines", "csv_text", "json_column", "to_output_frame"]
 
 _SPECIAL = (",", '"', "\n", "\r")
 
@@ -47,15 +49,66 @@ def csv_text(frame: pd.DataFrame, *, header: bool = True) -> str:
     str
         Ends with a newline unless it is empty.
     """
-    lines = [",".join(_quote(str(c)) for c in frame.columns)] if header else []
-    if len(frame):
-        columns = [_column_text(frame[c]) for c in frame.columns]
-        lines.append("\n".join(map(",".join, zip(*columns))))
+    lines = [csv_header(frame.columns)] if header else []
+    lines += csv_lines(frame)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def csv_header(columns: Iterable[Any]) -> str:
+    """The header line of a table with these columns (no line end).
+
+    Examples
+    --------
+    >>> csv_header(["a", "b,c"])
+    'a,"b,c"'
+    """
+    return ",".join(_quote(str(c)) for c in columns)
+
+
+def csv_lines(frame: pd.DataFrame) -> list[str]:
+    """The CSV text of each row of a frame, without the header or line ends.
+
+    Examples
+    --------
+    >>> csv_lines(pd.DataFrame({"a": [1, 2], "b": ["x", "y,z"]}))
+    ['1,x', '2,"y,z"']
+    """
+    if not len(frame):
+        return []
+    return list(map(",".join, zip(*(_column_text(frame[c]) for c in frame.columns))))
+
+
+def to_output_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace mapping/list cells by canonical JSON text (for CSV and parquet).
+
+    Examples
+    --------
+    >>> to_output_frame(pd.DataFrame({"s": [{"b": 1, "a": [2]}, None]}))["s"].tolist()
+    ['{"a":[2],"b":1}', None]
+    """
+    objects = [c for c in frame.columns if frame[c].dtype == object]
+    if not objects:
+        return frame
+    return frame.assign(**{c: json_column(frame[c]) for c in objects})
+
+
+def json_column(column: pd.Series) -> pd.Series:
+    """An object column with mapping/list cells replaced by JSON text (None kept)."""
+    return pd.Series([_json_cell(v) for v in column], index=column.index, dtype=object)
+
+
+def _json_cell(value: Any) -> Any:
+    """Canonical JSON text for mapping/list cells; other values unchanged."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return value
 
 
 def _column_text(column: pd.Series) -> list[str]:
     """Cell texts of one column: per distinct value when few, else value by value."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # text per category, picked by code
+        texts = np.array([*(_cell(v) for v in column.cat.categories.tolist()), ""], dtype=object)
+        return texts[column.cat.codes.to_numpy()].tolist()  # code -1 (missing) picks ""
     values = column.to_numpy()
     if values.dtype.kind in "iub":
         return list(map(str, values.tolist()))  # bools give True/False, as in pandas

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import SimulatorError, SpecError
+from simulator.pareto import Objective
+from simulator.sweep.digest import ChunkDigest, digest_chunk
 from simulator.sweep.executors import DaskExecutor, make_executor
 from simulator.sweep.expand import (
     ChunkRange,
@@ -48,14 +50,15 @@ from simulator.sweep.progress import ProgressBar
 from simulator.sweep.registry import EvaluateFn, EvaluatorEntry, get_evaluator
 from simulator.sweep.spec import SweepSpec, find_spec, load_spec, spec_hash
 from simulator.sweep.store import ChunkStore, Manifest
+from simulator.sweep.tables import concat_chunks
 
 __all__ = [
     "ChunkJob",
     "SweepPlan",
     "SweepResult",
+    "compute_and_digest_chunk",
     "compute_and_store_chunk",
     "compute_chunk",
-    "concat_chunks",
     "evaluate_sweep",
     "pareto_flags",
     "plan_sweep",
@@ -78,6 +81,9 @@ class ChunkJob:
     filters: tuple[str, ...]
     constraints: tuple[str, ...]
     source: str
+    objectives: tuple[Objective, ...] = ()
+    pareto_by: tuple[str, ...] = ()
+    n_chunks: int = 1
     store_dir: str | None = None
 
 
@@ -102,6 +108,9 @@ class SweepPlan:
             filters=self.spec.filters,
             constraints=self.spec.constraints,
             source=self.spec.source,
+            objectives=tuple(self.spec.objectives),
+            pareto_by=tuple(self.spec.pareto_by),
+            n_chunks=self.n_chunks,
         )
 
     def __str__(self) -> str:
@@ -212,14 +221,24 @@ def compute_chunk(job: ChunkJob, chunk: ChunkRange) -> pd.DataFrame:
     return _evaluate_frame(job, frame)
 
 
+def compute_and_digest_chunk(job: ChunkJob, chunk: ChunkRange) -> tuple[pd.DataFrame, ChunkDigest]:
+    """Evaluate one chunk and make its share of the outputs.
+
+    That is its CSV text, its Pareto-front candidates and its report facts (see
+    :mod:`simulator.sweep.digest`).
+    """
+    frame = compute_chunk(job, chunk)
+    return frame, digest_chunk(frame, job.objectives, job.pareto_by, job.n_chunks)
+
+
 def compute_and_store_chunk(job: ChunkJob, chunk: ChunkRange) -> int:
-    """Evaluate one chunk and store it under ``job.store_dir``; return its row count.
+    """Evaluate and digest one chunk, store both under ``job.store_dir``; return the rows.
 
     Workers on the same machine store their chunks themselves, so that a table never
     travels back to the parent process.
     """
-    frame = compute_chunk(job, chunk)
-    ChunkStore(str(job.store_dir)).write_chunk(chunk.index, frame)
+    frame, digest = compute_and_digest_chunk(job, chunk)
+    ChunkStore(str(job.store_dir)).write_chunk(chunk.index, frame, digest)
     return len(frame)
 
 
@@ -257,31 +276,6 @@ def evaluate_sweep(
     nonempty = [frames[i] for i in sorted(frames) if len(frames[i])] or [frames.get(0)]
     table = concat_chunks([f for f in nonempty if f is not None])
     return table.assign(pareto=pareto_flags(table, plan.spec))
-
-
-def concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate chunk tables, keeping Categorical columns categorical.
-
-    ``pandas.concat`` turns a Categorical column into plain objects when the chunks list
-    different categories (one chunk saw an accelerator's ``bound`` values, another did
-    not); here their categories are first united, in order of first appearance.
-
-    Examples
-    --------
-    >>> a = pd.DataFrame({"x": pd.Categorical(["p"])})
-    >>> b = pd.DataFrame({"x": pd.Categorical(["q", "p"])})
-    >>> table = concat_chunks([a, b])
-    >>> table["x"].tolist(), list(table["x"].cat.categories)
-    (['p', 'q', 'p'], ['p', 'q'])
-    """
-    if len(frames) > 1:
-        for column in frames[0].columns:
-            if not all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames):
-                continue
-            names = list(dict.fromkeys(c for f in frames for c in f[column].cat.categories))
-            frames = [f.assign(**{column: f[column].cat.set_categories(names)})
-                      if list(f[column].cat.categories) != names else f for f in frames]
-    return pd.concat(frames, ignore_index=True)
 
 
 def run_sweep(
@@ -344,9 +338,9 @@ def _store_chunks(plan: SweepPlan, runner: Any, store: ChunkStore, done: set[int
     """
     todo = (c for c in chunk_ranges(plan.grid.size, plan.spec.chunk_size) if c.index not in done)
     if isinstance(runner, DaskExecutor):
-        for result in runner.run(compute_chunk, plan.job, todo):
-            store.write_chunk(result.chunk.index, result.output)
-            bar.advance(len(result.output))
+        for result in runner.run(compute_and_digest_chunk, plan.job, todo):
+            store.write_chunk(result.chunk.index, *result.output)
+            bar.advance(len(result.output[0]))
     else:
         job = replace(plan.job, store_dir=str(store.out_dir))
         for result in runner.run(compute_and_store_chunk, job, todo):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -71,19 +73,31 @@ class InProcessExecutor:
 class ProcessExecutor:
     """Run chunks in a :class:`concurrent.futures.ProcessPoolExecutor`.
 
-    Workers are started with ``forkserver`` where available (else ``spawn``), never
-    ``fork``, so that a threaded parent cannot deadlock them.
+    A parent running a single Python thread (a script, the CLI) forks its workers: they
+    start at once and inherit everything already loaded (GPU specs, parsed cascades). A
+    threaded parent (a notebook, say) could deadlock forked children, so there the
+    workers come from a ``forkserver`` (else ``spawn``), which re-imports the main module.
     """
 
     def __init__(self, workers: int | None = None, preload: tuple[str, ...] = _PRELOAD):
         self.workers = workers or os.cpu_count() or 1
-        if "forkserver" in multiprocessing.get_all_start_methods():
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+        elif "forkserver" in methods:
             context = multiprocessing.get_context("forkserver")
             # The server imports numpy/pandas once; each worker is then a cheap fork of it.
             context.set_forkserver_preload(list(preload))
         else:
             context = multiprocessing.get_context("spawn")
         self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        if context.get_start_method() == "fork":
+            # Fork every worker now, while this is the only Python thread (the pool's own
+            # manager thread starts right after). Python 3.12+ warns about forking next to
+            # native threads such as OpenBLAS's, which are fork-safe.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                self._pool.submit(int).result()
 
     def __enter__(self) -> ProcessExecutor:
         return self

@@ -30,6 +30,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from simulator.grouping import group_keys, stable_argsort
 from simulator.pareto import Objective
 from simulator.sweep.report import format_value
 from simulator.sweep.store import atomic_path
@@ -85,7 +86,7 @@ def plot_pareto_front(
     extra = f" ({MAX_SERIES} of {len(groups)} groups)" if len(groups) > MAX_SERIES else ""
     axes.set_title(f"{title}{extra}")
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), title=", ".join(by) or None)
-    axes.grid(True, which="both", alpha=0.3)
+    axes.grid(True, alpha=0.3)
     _save(figure, path, right=0.7)
     return path
 
@@ -118,11 +119,12 @@ def plot_roofline_scatter(points: pd.DataFrame, out_dir: Path) -> list[Path]:
             axes.scatter(part["arithmetic_intensity"], part["tflops_per_s"], s=8, label=name)
         axes.set_xscale("log")
         axes.set_yscale("log")
+        axes.minorticks_off()  # minor log ticks would double the drawing time
         axes.set_xlabel("arithmetic intensity (FLOP/byte)")
         axes.set_ylabel("achieved TFLOP/s")
         axes.set_title(f"{label}: roofline scatter")
         axes.legend(fontsize="small", title="bound" if "bound" in group else None)
-        axes.grid(True, which="both", alpha=0.3)
+        axes.grid(True, alpha=0.3)
         path = Path(out_dir) / f"roofline_{_slug(label)}.png"
         _save(figure, path)
         written.append(path)
@@ -139,19 +141,20 @@ def _draw_fronts(axes: Any, groups: list[tuple[str, pd.DataFrame]], objectives: 
 
 
 def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
-    """``(label, rows)`` per value combination of ``by``, sorted by label."""
+    """``(label, rows)`` per value combination of ``by``, sorted by label.
+
+    Only the first :data:`MAX_SERIES` groups are drawn, so only their rows are taken; the
+    rest are listed with an empty frame (their count goes into the title).
+    """
     if not by:
         return [("Pareto front", frame)]
-    parts = []
-    for column in by:
-        values = frame[column]
-        if values.dtype == object:  # mappings/lists are unhashable: group by their JSON text
-            values = values.map(lambda v: format_value(v) if isinstance(v, (dict, list)) else v)
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        parts.append(np.array([format_value(u) for u in uniques], dtype=object)[codes])
-    labels = pd.Series([", ".join(texts) for texts in zip(*parts)], dtype=object)
-    codes, uniques = pd.factorize(labels, sort=True)
-    return [(str(label), frame[codes == i]) for i, label in enumerate(uniques)]
+    labels, keys = group_keys(frame, by)
+    texts = [", ".join(format_value(v) for v in key) for key in keys]
+    ranked = sorted(range(len(keys)), key=texts.__getitem__)
+    order = stable_argsort(labels)
+    bounds = np.searchsorted(labels[order], np.arange(len(keys) + 1))
+    return [(texts[g], frame.iloc[np.sort(order[bounds[g]:bounds[g + 1]])] if n < MAX_SERIES
+             else frame.iloc[:0]) for n, g in enumerate(ranked)]
 
 
 def _log_scale_if_wide(axes: Any, x: pd.Series, y: pd.Series) -> None:
@@ -161,6 +164,7 @@ def _log_scale_if_wide(axes: Any, x: pd.Series, y: pd.Series) -> None:
         data = data[np.isfinite(data)]
         if len(data) and data.min() > 0 and data.max() / data.min() > 100:
             setter("log")
+            axes.minorticks_off()
 
 
 def _slug(text: str) -> str:

@@ -2,8 +2,11 @@
 
 Layout of an output directory::
 
-    OUT/manifest.json          spec hash, grid size, chunking, outputs of the last finish
-    OUT/chunks/chunk-000042.pkl   the evaluated rows of grid chunk 42 (a pickled DataFrame)
+    OUT/manifest.json              spec hash, grid size, chunking, outputs of the last finish
+    OUT/chunks/chunk-000042.pkl    the evaluated rows of grid chunk 42 (a pickled DataFrame)
+    OUT/chunks/digest-000042.pkl   its share of the outputs (a pickled ChunkDigest)
+
+The digest is written before the rows, so a chunk whose rows exist is finished.
 
 Every file is written to a temporary name in its final directory and moved into place
 with :func:`os.replace`, so a file that exists is complete: killing a sweep at any moment
@@ -37,6 +40,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -52,6 +56,7 @@ CHUNK_DIR = "chunks"
 _FORMAT = 1
 _TEMP_MARK = ".tmp-"
 _CHUNK_RE = re.compile(r"chunk-(\d+)\.pkl")
+_DIGEST_RE = re.compile(r"digest-(\d+)\.pkl")
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,10 @@ class ChunkStore:
         """Where chunk ``index`` is stored."""
         return self.chunk_dir / f"chunk-{index:06d}.pkl"
 
+    def digest_path(self, index: int) -> Path:
+        """Where the digest of chunk ``index`` is stored."""
+        return self.chunk_dir / f"digest-{index:06d}.pkl"
+
     def read_manifest(self) -> Manifest | None:
         """The manifest, or None if there is none.
 
@@ -183,16 +192,30 @@ class ChunkStore:
         found = (_CHUNK_RE.fullmatch(p.name) for p in self.chunk_dir.iterdir())
         return {int(m.group(1)) for m in found if m and int(m.group(1)) < n_chunks}
 
-    def write_chunk(self, index: int, frame: pd.DataFrame) -> None:
-        """Store one evaluated chunk atomically."""
+    def write_chunk(self, index: int, frame: pd.DataFrame, digest: Any = None) -> None:
+        """Store one evaluated chunk atomically (its digest, if given, first)."""
         self.chunk_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.chunk_path(index)) as tmp, open(tmp, "wb") as handle:
-            pickle.dump(frame, handle, protocol=5)
+        if digest is not None:
+            self.write_digest(index, digest)
+        _dump(self.chunk_path(index), frame)
+
+    def write_digest(self, index: int, digest: Any) -> None:
+        """Store the digest of chunk ``index`` atomically."""
+        self.chunk_dir.mkdir(parents=True, exist_ok=True)
+        _dump(self.digest_path(index), digest)
 
     def read_chunk(self, index: int) -> pd.DataFrame:
         """Load one evaluated chunk."""
         with open(self.chunk_path(index), "rb") as handle:
             return pickle.load(handle)
+
+    def read_digest(self, index: int) -> Any:
+        """Load the digest of chunk ``index``, or None if it has none."""
+        try:
+            with open(self.digest_path(index), "rb") as handle:
+                return pickle.load(handle)
+        except FileNotFoundError:
+            return None
 
     def _remove(self, *, temporary_only: bool) -> None:
         """Delete stray temporary files (and, unless ``temporary_only``, chunk files)."""
@@ -201,6 +224,13 @@ class ChunkStore:
                 continue
             for path in folder.iterdir():
                 is_temp = path.name.startswith(".") and _TEMP_MARK in path.name
-                is_chunk = folder == self.chunk_dir and _CHUNK_RE.fullmatch(path.name)
+                is_chunk = folder == self.chunk_dir and (
+                    _CHUNK_RE.fullmatch(path.name) or _DIGEST_RE.fullmatch(path.name))
                 if is_temp or (is_chunk and not temporary_only):
                     path.unlink(missing_ok=True)
+
+
+def _dump(path: Path, value: Any) -> None:
+    """Pickle ``value`` to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        pickle.dump(value, handle, protocol=5)

@@ -151,8 +151,10 @@ def test_interrupted_sweep_resumes_to_identical_tables(tmp_path):
     _CRASH.update(after=4, calls=0)  # the probe is call 1, then chunks 0, 1, 2 finish
     with pytest.raises(KeyboardInterrupt):
         run(spec, tmp_path / "broken")
-    chunk_files = sorted(p.name for p in (tmp_path / "broken" / "chunks").iterdir())
+    chunk_files = sorted(p.name for p in (tmp_path / "broken" / "chunks").glob("chunk-*"))
     assert chunk_files == ["chunk-000000.pkl", "chunk-000001.pkl", "chunk-000002.pkl"]
+    digests = sorted(p.name for p in (tmp_path / "broken" / "chunks").glob("digest-*"))
+    assert digests == ["digest-000000.pkl", "digest-000001.pkl", "digest-000002.pkl"]
     assert not (tmp_path / "broken" / "points.csv").exists()
     _CRASH.update(after=None, calls=0)
     result = run(spec, tmp_path / "broken", resume=True)
@@ -222,7 +224,8 @@ def test_fresh_run_replaces_old_chunks_and_outputs(tmp_path):
     assert (tmp_path / "roofline_b.png").exists()
     axes = {**SPEC["axes"], "hardware": ["a"], "peak_flops": [1.0e13]}
     result = run(make_spec(axes=axes, chunk_size=100), tmp_path, plots=True)
-    assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["chunk-000000.pkl"]
+    assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == [
+        "chunk-000000.pkl", "digest-000000.pkl"]
     assert not (tmp_path / "roofline_b.png").exists()
     assert result.chunks_run == 1 and result.chunks_skipped == 0
 
