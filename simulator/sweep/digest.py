@@ -23,7 +23,7 @@ Examples
 >>> frame = pd.DataFrame({"point": [0, 1, 2], "t": [1.0, 2.0, 0.5], "feasible": [True, True, False]})
 >>> chunk = digest_chunk(frame, [Objective("t")], (), n_chunks=1)
 >>> chunk.csv
-'0,1.0,True,False\n1,2.0,True,False\n2,0.5,False,False\n'
+b'0,1.0,True,False\n1,2.0,True,False\n2,0.5,False,False\n'
 >>> chunk.candidate_rows.tolist(), chunk.feasible
 ([0], 2)
 """
@@ -48,7 +48,7 @@ __all__ = ["PLOT_ROWS", "ChunkDigest", "SweepDigest", "digest_chunk", "write_fla
 #: Rows handed to plots and plot hooks at most (all rows of smaller sweeps, else a sample).
 PLOT_ROWS = 50_000
 # How a worker writes the pareto cell (the last one) of every line.
-_UNFLAGGED = "False\n"
+_UNFLAGGED = b"False\n"
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ class ChunkDigest:
         The chunk's columns plus ``pareto`` (the header of ``points.csv``).
     rows, feasible : int
         Number of rows and of feasible rows.
-    csv : str
-        The rows' lines of ``points.csv``, each ending ``,False\n``.
+    csv : bytes
+        The rows' lines of ``points.csv`` in UTF-8, each ending ``,False\n``.
     ends : numpy.ndarray of int64
         Offset in ``csv`` just past each line.
     candidates : pandas.DataFrame
@@ -84,7 +84,7 @@ class ChunkDigest:
     columns: tuple[str, ...]
     rows: int
     feasible: int
-    csv: str
+    csv: bytes
     ends: np.ndarray
     candidates: pd.DataFrame
     candidate_rows: np.ndarray
@@ -115,6 +115,10 @@ def digest_chunk(
     ChunkDigest
     """
     lines = csv_lines(to_output_frame(frame.assign(pareto=False)))
+    text = "\n".join(lines) + "\n" if lines else ""
+    csv = text.encode("utf-8")
+    if len(csv) != len(text):  # non-ASCII text: count each line's bytes
+        lines = [line.encode("utf-8") for line in lines]
     ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1)
     if len(frame):
         front = pareto_mask_grouped(frame, objectives, pareto_by, where="feasible")
@@ -128,7 +132,7 @@ def digest_chunk(
         columns=(*frame.columns, "pareto"),
         rows=len(frame),
         feasible=int(frame["feasible"].sum()) if len(frame) else 0,
-        csv="\n".join(lines) + "\n" if lines else "",
+        csv=csv,
         ends=ends,
         candidates=frame.iloc[candidate_rows].reset_index(drop=True),
         candidate_rows=candidate_rows,
@@ -142,23 +146,24 @@ def digest_chunk(
 
 
 def write_flagged(handle: Any, chunk: ChunkDigest, flagged: np.ndarray) -> None:
-    r"""Write a chunk's lines to a text file, with ``pareto`` True on the ``flagged`` rows.
+    r"""Write a chunk's lines to a binary file, with ``pareto`` True on the ``flagged`` rows.
 
     Examples
     --------
     >>> import io
     >>> frame = pd.DataFrame({"point": [0, 1], "feasible": [True, True]})
-    >>> out = io.StringIO()
+    >>> out = io.BytesIO()
     >>> write_flagged(out, digest_chunk(frame, [Objective("point")], (), 1), np.array([1]))
     >>> out.getvalue()
-    '0,True,False\n1,True,True\n'
+    b'0,True,False\n1,True,True\n'
     """
+    text = memoryview(chunk.csv)
     start = 0
     for end in chunk.ends[np.sort(flagged)].tolist():
-        handle.write(chunk.csv[start : end - len(_UNFLAGGED)])
-        handle.write("True\n")
+        handle.write(text[start : end - len(_UNFLAGGED)])
+        handle.write(b"True\n")
         start = end
-    handle.write(chunk.csv[start:])
+    handle.write(text[start:])
 
 
 class SweepDigest:
@@ -173,16 +178,14 @@ class SweepDigest:
         self.notes: list[str] = []
         self.parquet_ok = False
         self._firsts: dict[str, Any] = {}
-        self._sample: list[pd.DataFrame] = []
         self._pareto = pd.DataFrame()
         self._best: dict[str, pd.Series] = {}
         self._bounds: list[pd.Series] = []
 
-    def add(self, chunk: ChunkDigest, flagged: np.ndarray) -> None:
-        """Fold in one chunk; ``flagged`` holds the positions of its Pareto rows."""
+    def add(self, chunk: ChunkDigest) -> None:
+        """Fold in one chunk's counts and report facts."""
         self.points += chunk.rows
         self.feasible += chunk.feasible
-        self._sample.append(chunk.sample.assign(pareto=np.isin(chunk.sample_rows, flagged)))
         for column, value in chunk.firsts.items():
             first = self._firsts.setdefault(column, value)
             if column in chunk.varying or not _same(first, value):
@@ -207,14 +210,6 @@ class SweepDigest:
     def pareto_rows(self) -> pd.DataFrame:
         """The sorted Pareto rows."""
         return self._pareto
-
-    def plot_rows(self) -> pd.DataFrame:
-        """The sample of all rows plus every Pareto row, in grid order."""
-        parts = [p for p in [*self._sample, self._pareto] if len(p)]
-        if not parts:
-            return pd.DataFrame()
-        rows = pd.concat(parts, ignore_index=True)
-        return rows.drop_duplicates("point").sort_values("point").reset_index(drop=True)
 
     def facts(self, grid_points: int, spec_hash: str, files: Sequence[str]) -> SummaryFacts:
         """The :class:`~simulator.sweep.report.SummaryFacts` for ``summary.md``."""

@@ -319,7 +319,8 @@ def run_sweep(
         done = store.start(_manifest(plan), resume=resume)
         show = sys.stderr.isatty() if progress is None else progress
         _store_chunks(plan, runner, store, done, ProgressBar(plan.n_chunks, enabled=show, initial=len(done)))
-    report = write_outputs(plan.spec, store, _manifest(plan), plan.entry.plot_hooks, plots=plots)
+        report = write_outputs(plan.spec, store, _manifest(plan), plan.entry.plot_hooks, plots=plots,
+                               runner=runner)
     return SweepResult(
         plan=plan,
         out_dir=Path(out_dir),

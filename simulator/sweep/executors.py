@@ -58,6 +58,9 @@ class ChunkResult(NamedTuple):
 class InProcessExecutor:
     """Run chunks one after the other in this process (the default; easiest to debug)."""
 
+    #: Whether chunks run beside this process (so that it can do other work meanwhile).
+    parallel = False
+
     def __enter__(self) -> InProcessExecutor:
         return self
 
@@ -78,6 +81,8 @@ class ProcessExecutor:
     threaded parent (a notebook, say) could deadlock forked children, so there the
     workers come from a ``forkserver`` (else ``spawn``), which re-imports the main module.
     """
+
+    parallel = True
 
     def __init__(self, workers: int | None = None, preload: tuple[str, ...] = _PRELOAD):
         self.workers = workers or os.cpu_count() or 1
@@ -118,6 +123,8 @@ class DaskExecutor:
     SimulatorError
         If dask.distributed is not installed.
     """
+
+    parallel = True
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None):
         try:

@@ -29,6 +29,7 @@ from simulator.errors import SpecError
 from simulator.pareto import pareto_mask_grouped
 from simulator.sweep.csvtext import csv_header, csv_text, to_output_frame
 from simulator.sweep.digest import ChunkDigest, SweepDigest, digest_chunk, write_flagged
+from simulator.sweep.figures import FigureJobs, figure_tasks
 from simulator.sweep.registry import PlotHook
 from simulator.sweep.report import (
     display_columns,
@@ -80,6 +81,7 @@ def write_outputs(
     plot_hooks: Sequence[PlotHook] = (),
     *,
     plots: bool = True,
+    runner: Any = None,
 ) -> OutputReport:
     """Write every output of a sweep whose chunks are all stored.
 
@@ -94,20 +96,28 @@ def write_outputs(
         ``hook(points, out_dir) -> list[Path]``; replace the generic roofline scatter.
     plots : bool, optional
         Draw the PNGs (default True).
+    runner : executor, optional
+        A parallel executor still open: its workers draw the figures meanwhile.
 
     Returns
     -------
     OutputReport
     """
     digests = _Digests(spec, store, manifest.n_chunks)
-    flagged, pareto_rows = _front(spec, digests)
+    flagged, pareto_rows, plot_rows = _first_pass(spec, digests)
+    figures = None
+    if plots:
+        tasks = figure_tasks(plot_rows, pareto_rows, spec.objectives, spec.pareto_by,
+                             f"sweep {spec.name}", rooflines=not plot_hooks)
+        figures = FigureJobs(tasks, runner, plot_hooks, plot_rows)
+        figures.start()  # drawn by the workers while this process writes points.csv
     staging = _Staging(store.out_dir)
     try:
         digest = _stream_points(spec, digests, flagged, pareto_rows, staging)
         tables = staging.commit()
     finally:
         staging.discard()
-    pngs = _draw_plots(spec, digest, store.out_dir, plot_hooks) if plots else []
+    pngs = figures.finish(store.out_dir) if figures is not None else []
     summary = store.out_dir / "summary.md"
     files = tuple(sorted([*tables, summary, *pngs], key=lambda p: _file_order(p.name)))
     facts = digest.facts(manifest.grid_points, manifest.spec_hash, [p.name for p in files])
@@ -149,21 +159,33 @@ class _Digests:
         return digest
 
 
-def _front(spec: SweepSpec, digests: _Digests) -> tuple[dict[int, np.ndarray], pd.DataFrame]:
-    """The Pareto rows of each chunk (positions) and all of them, from the candidates."""
-    positions, parts = {}, []
+def _first_pass(
+    spec: SweepSpec, digests: _Digests
+) -> tuple[dict[int, np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """The Pareto rows of each chunk (positions), all of them, and the plot rows.
+
+    Only the chunks' candidates are compared, and only the chunks' samples are kept.
+    """
+    positions, parts, samples = {}, [], []
     for index, digest in digests:
         positions[index] = digest.candidate_rows
         parts.append(digest.candidates)
+        samples.append((index, digest.sample_rows, digest.sample))
     candidates = concat_chunks([p for p in parts if len(p)])
-    if len(candidates) == 0:
-        return {index: np.zeros(0, dtype=np.int64) for index in positions}, candidates
-    front = pareto_mask_grouped(candidates, spec.objectives, spec.pareto_by, where="feasible")
-    flagged, start = {}, 0
-    for index, rows in positions.items():
-        flagged[index] = rows[front[start : start + len(rows)]]
-        start += len(rows)
-    return flagged, candidates[front].assign(pareto=True).reset_index(drop=True)
+    flagged = {index: np.zeros(0, dtype=np.int64) for index in positions}
+    pareto = candidates
+    if len(candidates):
+        front = pareto_mask_grouped(candidates, spec.objectives, spec.pareto_by, where="feasible")
+        start = 0
+        for index, rows in positions.items():
+            flagged[index] = rows[front[start : start + len(rows)]]
+            start += len(rows)
+        pareto = candidates[front].assign(pareto=True).reset_index(drop=True)
+    sampled = [rows.assign(pareto=np.isin(at, flagged[index])) for index, at, rows in samples if len(rows)]
+    plot_rows = concat_chunks([*sampled, pareto] if len(pareto) else sampled)
+    if len(plot_rows):
+        plot_rows = plot_rows.drop_duplicates("point").sort_values("point").reset_index(drop=True)
+    return flagged, pareto, plot_rows
 
 
 def _stream_points(
@@ -178,11 +200,11 @@ def _stream_points(
     digest.set_pareto(pareto_rows)
     sink = _ParquetSink(staging.path("points.parquet"))
     header: tuple[str, ...] = ()
-    with open(staging.path("points.csv"), "w", encoding="utf-8", newline="") as handle:
+    with open(staging.path("points.csv"), "wb") as handle:
         for index, chunk in digests:
             if not header:
                 header = chunk.columns
-                handle.write(csv_header(header) + "\n")
+                handle.write((csv_header(header) + "\n").encode("utf-8"))
             if chunk.rows == 0:
                 continue
             write_flagged(handle, chunk, flagged[index])
@@ -190,9 +212,9 @@ def _stream_points(
                 frame = digests.store.read_chunk(index)
                 pareto = np.isin(np.arange(len(frame)), flagged[index])
                 sink.append(to_output_frame(frame.assign(pareto=pareto)))
-            digest.add(chunk, flagged[index])
+            digest.add(chunk)
         if not header:
-            handle.write("point,feasible,pareto\n")
+            handle.write(b"point,feasible,pareto\n")
     if not sink.close():
         staging.drop("points.parquet")
         digest.notes.append(sink.note)
@@ -202,28 +224,6 @@ def _stream_points(
     columns = display_columns(spec, list(header), sorted(digest.varying))
     staging.write_text("pareto.md", pareto_markdown(spec, digest.pareto_rows(), columns))
     return digest
-
-
-def _draw_plots(
-    spec: SweepSpec, digest: SweepDigest, out_dir: Path, plot_hooks: Sequence[PlotHook]
-) -> list[Path]:
-    """The Pareto-front PNG plus the hooks' plots (or the generic roofline scatter)."""
-    # Imported here: workers evaluating chunks never pay for importing matplotlib.
-    from simulator.sweep.plots import plot_pareto_front, plot_roofline_scatter
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sample = digest.plot_rows()
-    feasible = sample[sample["feasible"]] if "feasible" in sample else sample
-    written = []
-    front = plot_pareto_front(
-        feasible, digest.pareto_rows(), spec.objectives, spec.pareto_by,
-        out_dir / "pareto_front.png", title=f"sweep {spec.name}",
-    )  # fmt: skip
-    if front is not None:
-        written.append(front)
-    for hook in plot_hooks or (plot_roofline_scatter,):
-        written += [Path(p) for p in hook(sample, out_dir)]
-    return written
 
 
 class _ParquetSink:

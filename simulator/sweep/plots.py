@@ -6,7 +6,8 @@
   ``arithmetic_intensity`` vs ``tflops_per_s``, one PNG per ``hardware``. It is the
   default plot hook; an evaluator entry's ``plot_hooks`` replace it.
 
-Every file is written to a temporary name and moved into place.
+Every file is written to a temporary name and moved into place. The ``*_png`` functions
+return the bytes instead, so that a worker process can draw and the parent write.
 
 Examples
 --------
@@ -20,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-import re
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,19 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from simulator.grouping import group_keys, stable_argsort
 from simulator.pareto import Objective
-from simulator.sweep.report import format_value
+from simulator.sweep.figures import MAX_SERIES, roofline_groups, roofline_name, series_groups
 from simulator.sweep.store import atomic_path
 
-__all__ = ["MAX_SERIES", "plot_pareto_front", "plot_roofline_scatter"]
+__all__ = [
+    "MAX_SERIES",
+    "pareto_front_png",
+    "plot_pareto_front",
+    "plot_roofline_scatter",
+    "roofline_png",
+    "write_png",
+]
 
-#: Most groups (front series, roofline files) drawn; the rest are left out.
-MAX_SERIES = 12
 
 
 def plot_pareto_front(
@@ -71,6 +76,22 @@ def plot_pareto_front(
     Path or None
         ``path``, or None when there are fewer than two objectives or no front.
     """
+    data = pareto_front_png(points, pareto, objectives, by, title=title)
+    if data is None:
+        return None
+    write_png(path, data)
+    return path
+
+
+def pareto_front_png(
+    points: pd.DataFrame,
+    pareto: pd.DataFrame,
+    objectives: Sequence[Objective],
+    by: Sequence[str],
+    *,
+    title: str = "",
+) -> bytes | None:
+    """The PNG bytes of :func:`plot_pareto_front` (None when there is nothing to draw)."""
     if len(objectives) < 2 or len(pareto) == 0:
         return None
     x, y = objectives[0].column, objectives[1].column
@@ -78,7 +99,7 @@ def plot_pareto_front(
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.scatter(points[x], points[y], s=6, c="0.8", label="feasible points", rasterized=True)
-    groups = _groups(pareto, by)
+    groups = series_groups(pareto, by)
     _draw_fronts(axes, groups[:MAX_SERIES], objectives)
     axes.set_xlabel(f"{x} ({objectives[0].sense})")
     axes.set_ylabel(f"{y} ({objectives[1].sense})")
@@ -87,8 +108,7 @@ def plot_pareto_front(
     axes.set_title(f"{title}{extra}")
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), title=", ".join(by) or None)
     axes.grid(True, alpha=0.3)
-    _save(figure, path, right=0.7)
-    return path
+    return _png(figure, right=0.7)
 
 
 def plot_roofline_scatter(points: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -106,29 +126,37 @@ def plot_roofline_scatter(points: pd.DataFrame, out_dir: Path) -> list[Path]:
     list of Path
         The files written, ``roofline_<hardware>.png``.
     """
-    needed = {"hardware", "arithmetic_intensity", "tflops_per_s"}
-    if not needed <= set(points.columns) or len(points) == 0:
-        return []
     written = []
-    for label, group in _groups(points, ["hardware"])[:MAX_SERIES]:
-        figure = Figure(figsize=(6, 4.5), dpi=100)
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        colour_by = [("all points", group)] if "bound" not in group else _groups(group, ["bound"])
-        for name, part in colour_by:
-            axes.scatter(part["arithmetic_intensity"], part["tflops_per_s"], s=8, label=name)
-        axes.set_xscale("log")
-        axes.set_yscale("log")
-        axes.minorticks_off()  # minor log ticks would double the drawing time
-        axes.set_xlabel("arithmetic intensity (FLOP/byte)")
-        axes.set_ylabel("achieved TFLOP/s")
-        axes.set_title(f"{label}: roofline scatter")
-        axes.legend(fontsize="small", title="bound" if "bound" in group else None)
-        axes.grid(True, alpha=0.3)
-        path = Path(out_dir) / f"roofline_{_slug(label)}.png"
-        _save(figure, path)
+    for label, group in roofline_groups(points):
+        path = Path(out_dir) / roofline_name(label)
+        write_png(path, roofline_png(label, group))
         written.append(path)
     return written
+
+
+def roofline_png(label: str, group: pd.DataFrame) -> bytes:
+    """The PNG bytes of one hardware's roofline scatter."""
+    figure = Figure(figsize=(6, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    colour_by = [("all points", group)] if "bound" not in group else series_groups(group, ["bound"])
+    for name, part in colour_by:
+        axes.scatter(part["arithmetic_intensity"], part["tflops_per_s"], s=8, label=name)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.minorticks_off()  # minor log ticks would double the drawing time
+    axes.set_xlabel("arithmetic intensity (FLOP/byte)")
+    axes.set_ylabel("achieved TFLOP/s")
+    axes.set_title(f"{label}: roofline scatter")
+    axes.legend(fontsize="small", title="bound" if "bound" in group else None)
+    axes.grid(True, alpha=0.3)
+    return _png(figure)
+
+
+def write_png(path: Path, data: bytes) -> None:
+    """Write PNG bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _draw_fronts(axes: Any, groups: list[tuple[str, pd.DataFrame]], objectives: Sequence[Objective]) -> None:
@@ -138,23 +166,6 @@ def _draw_fronts(axes: Any, groups: list[tuple[str, pd.DataFrame]], objectives: 
     for label, group in groups:
         group = group.sort_values([x, y], ascending=objectives[0].sense == "min", kind="stable")
         axes.plot(group[x], group[y], marker="o", markersize=4, linewidth=width, label=label)
-
-
-def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
-    """``(label, rows)`` per value combination of ``by``, sorted by label.
-
-    Only the first :data:`MAX_SERIES` groups are drawn, so only their rows are taken; the
-    rest are listed with an empty frame (their count goes into the title).
-    """
-    if not by:
-        return [("Pareto front", frame)]
-    labels, keys = group_keys(frame, by)
-    texts = [", ".join(format_value(v) for v in key) for key in keys]
-    ranked = sorted(range(len(keys)), key=texts.__getitem__)
-    order = stable_argsort(labels)
-    bounds = np.searchsorted(labels[order], np.arange(len(keys) + 1))
-    return [(texts[g], frame.iloc[np.sort(order[bounds[g]:bounds[g + 1]])] if n < MAX_SERIES
-             else frame.iloc[:0]) for n, g in enumerate(ranked)]
 
 
 def _log_scale_if_wide(axes: Any, x: pd.Series, y: pd.Series) -> None:
@@ -167,14 +178,10 @@ def _log_scale_if_wide(axes: Any, x: pd.Series, y: pd.Series) -> None:
             axes.minorticks_off()
 
 
-def _slug(text: str) -> str:
-    """A file-name-safe version of a label."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
-
-
-def _save(figure: Figure, path: Path, right: float = 0.97) -> None:
-    """Write a PNG atomically, without a timestamp in its metadata."""
+def _png(figure: Figure, right: float = 0.97) -> bytes:
+    """A figure as PNG bytes, without a timestamp in its metadata."""
     # Fixed margins: tight_layout would double the drawing time of log-scaled axes.
     figure.subplots_adjust(left=0.12, right=right, bottom=0.12, top=0.92)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", metadata={"Software": None})
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
