@@ -1,117 +1,100 @@
-"""Benchmark the sweep engine on a synthetic sweep: prints points/s (no assertions).
+"""Benchmark the sweep engine against issue 5's targets; prints figures, asserts nothing.
 
-Measures (1) grid expansion alone, (2) expansion + evaluation + Pareto in memory, and
-(3) end-to-end ``run_sweep`` — chunk files, points.csv, Pareto tables, summary and plots —
-in-process and with 2 worker processes, for the cheap synthetic model and for a heavier
-stand-in model (where the evaluation, not the writing, dominates).
+The workload is a dense-attention GPU sweep through the ``attention`` evaluator (the one
+the default sweep uses): 5 GPUs × 4 LLM shapes × 200 batch sizes × 250 sequence lengths
+= 10⁶ design points, objectives latency (min) and TFLOP/s (max), one front per
+(model, sequence length).
 
-Usage: python benchmarks/bench_sweep.py [--units 50]   (points = 4 × units × 50 × 100)
+1. Expansion + evaluation + Pareto in memory (``evaluate_sweep``), on one core:
+   points per second, the first run in this process and the median of the next ones.
+2. End to end (``run_sweep``: chunk files, points.csv, Pareto tables, summary, PNGs),
+   in-process and with 2 worker processes, alternated; medians, the speed-up and
+   whether the two runs wrote identical tables.
+
+Usage: python benchmarks/bench_sweep.py [--batches 200] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from simulator.sweep.engine import evaluate_sweep, plan_sweep, run_sweep
-from simulator.sweep.expand import chunk_ranges
-from simulator.sweep.registry import register_evaluator
 from simulator.sweep.spec import parse_spec
-from simulator.sweep.synthetic import SYNTHETIC_DEFAULTS, evaluate_synthetic
+
+GPUS = ["a100", "l40s", "h100", "h200", "b200"]
+MODELS = ["llama-3-8b", "llama-3-70b", "qwen1.5-72b", "mistral-7b"]
+TABLES = ("points.csv", "pareto.csv", "pareto.md")
 
 
-def make_spec(units: int):
+def make_spec(batches: int, chunk_size: int):
+    """The dense GPU sweep: 5 GPUs × 4 models × ``batches`` × 250 sequence lengths."""
+    seq = [int(x) for x in np.unique(np.geomspace(256, 131072, 250).astype(int))]
     return parse_spec(
         {
-            "name": "bench",
-            "evaluator": "synthetic",
-            "axes": {
-                "hardware": ["h1", "h2", "h3", "h4"],
-                "peak_flops": [2.0e13, 5.0e13, 1.0e14, 2.0e14],
-                "bandwidth": [2.0e11, 1.0e12, 2.0e12, 4.0e12],
-                "units": list(range(1, units + 1)),
-                "work": np.geomspace(1e10, 1e14, 50).tolist(),
-                "traffic": np.geomspace(1e7, 1e11, 100).tolist(),
-            },
-            "zip": [["hardware", "peak_flops", "bandwidth"]],
-            "filters": ["work >= traffic"],
+            "name": "bench-gpu-dense",
+            "evaluator": "attention",
+            "axes": {"hardware": GPUS, "model": MODELS, "batch": list(range(1, batches + 1)), "seq_len": seq},
             "objectives": [
-                {"column": "latency", "sense": "min"},
-                {"column": "energy", "sense": "min"},
-                {"column": "area", "sense": "min"},
+                {"column": "time_s", "sense": "min"},
+                {"column": "tflops_per_s", "sense": "max"},
             ],
-            "pareto_by": ["hardware", "work"],
-            "constraints": ["area <= 4.0e-4"],
-            "chunk_size": 65_536,
+            "pareto_by": ["model", "seq_len"],
+            "chunk_size": chunk_size,
         },
-        "bench.yaml",
+        "bench_sweep.py",
     )
 
 
-def heavy_synthetic(chunk):
-    """The synthetic model plus extra numpy work per row, standing in for a costly model."""
-    out = evaluate_synthetic(chunk)
-    x = out["latency"].to_numpy()
-    work = np.zeros_like(x)
-    for _ in range(2000):
-        work = np.sqrt(work + x)
-    return out.assign(heavy=work)
-
-
-register_evaluator("bench-heavy", heavy_synthetic, defaults=SYNTHETIC_DEFAULTS)
-
-
-def timed(label: str, points: int, action) -> float:
+def timed(action) -> float:
+    gc.collect()
     start = time.perf_counter()
     action()
-    elapsed = time.perf_counter() - start
-    print(f"  {label:<50} {elapsed:7.2f} s  {points / elapsed / 1e6:6.2f} M points/s")
-    return elapsed
+    return time.perf_counter() - start
 
 
-def end_to_end(plan, tmp: Path, label: str) -> float:
-    """Run in-process and with 2 worker processes; print both and the speed-up."""
+def in_memory(batches: int, repeats: int) -> None:
+    plan = plan_sweep(make_spec(batches, 262_144))
     size = plan.grid.size
-    serial = timed(
-        f"{label}: run_sweep, in-process", size, lambda: run_sweep(plan, tmp / "a", progress=False)
-    )
-    parallel = timed(
-        f"{label}: run_sweep, 2 worker processes",
-        size,
-        lambda: run_sweep(plan, tmp / "b", executor="processes", workers=2, progress=False),
-    )
-    same = all(
-        (tmp / "a" / n).read_bytes() == (tmp / "b" / n).read_bytes() for n in ("points.csv", "pareto.csv")
-    )
-    print(f"  {label}: speed-up with 2 workers {serial / parallel:.2f}x; identical tables: {same}")
-    return serial
+    times = [timed(lambda: evaluate_sweep(plan)) for _ in range(repeats + 1)]
+    steady = statistics.median(times[1:])
+    print(f"in memory, one core: {size:,} points ({plan.n_chunks} chunks of 262,144)")
+    print(f"  first run   {times[0]:6.2f} s  {size / times[0] / 1e6:5.2f} M points/s")
+    print(f"  median next {steady:6.2f} s  {size / steady / 1e6:5.2f} M points/s  (runs: "
+          + ", ".join(f"{t:.2f}" for t in times[1:]) + ")")
+
+
+def end_to_end(batches: int, repeats: int) -> None:
+    plan = plan_sweep(make_spec(batches, 65_536))
+    size = plan.grid.size
+    print(f"end to end (run_sweep, all outputs): {size:,} points, {plan.n_chunks} chunks of 65,536")
+    serial, parallel = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = Path(tmp) / "inprocess", Path(tmp) / "processes"
+        for _ in range(repeats):
+            serial.append(timed(lambda: run_sweep(plan, a, progress=False)))
+            parallel.append(timed(lambda: run_sweep(plan, b, executor="processes", workers=2, progress=False)))
+        same = all((a / name).read_bytes() == (b / name).read_bytes() for name in TABLES)
+        csv_mb = (a / "points.csv").stat().st_size / 1e6
+    one, two = statistics.median(serial), statistics.median(parallel)
+    print(f"  in-process    median {one:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in serial)})")
+    print(f"  2 processes   median {two:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in parallel)})")
+    print(f"  speed-up {one / two:.2f}x; identical tables: {same}; points.csv {csv_mb:.0f} MB")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--units", type=int, default=50)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=200, help="batch sizes 1..N (200 gives 10^6 points)")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    plan = plan_sweep(make_spec(args.units))
-    size = plan.grid.size
-    print(f"synthetic sweep: {size:,} grid points, {plan.n_chunks} chunks, 3 objectives, one machine")
-
-    def expand() -> None:
-        for chunk in chunk_ranges(size, plan.spec.chunk_size):
-            plan.grid.frame(np.arange(chunk.start, chunk.stop))
-
-    timed("expansion only", size, expand)
-    timed("expand + evaluate + Pareto, in memory", size, lambda: evaluate_sweep(plan))
-    with tempfile.TemporaryDirectory() as tmp:
-        end_to_end(plan, Path(tmp) / "cheap", "synthetic")
-        csv_mb = (Path(tmp) / "cheap" / "a" / "points.csv").stat().st_size / 1e6
-        heavy = plan_sweep(replace(plan.spec, evaluator="bench-heavy"))
-        end_to_end(heavy, Path(tmp) / "heavy", "heavy model")
-    print(f"  points.csv: {csv_mb:.0f} MB (writing included in every run_sweep figure)")
+    in_memory(args.batches, args.repeats)
+    end_to_end(args.batches, args.repeats)
 
 
 if __name__ == "__main__":

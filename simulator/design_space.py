@@ -99,7 +99,8 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     columns = {"seq_q": numbers["seq_q"],
                "kind": pd.Categorical.from_codes(np.where(is_gpu, 0, 1), categories=_KINDS),
                **metrics, "bound": bound.categorical()}
-    added = pd.DataFrame({name: columns[name] for name in ("seq_q", *ATTENTION_METRICS)})
+    # copy=False: one block per column, no consolidating copy of 10⁶-row arrays.
+    added = pd.DataFrame({name: columns[name] for name in ("seq_q", *ATTENTION_METRICS)}, copy=False)
     return pd.concat([rows.drop(columns=[c for c in added.columns if c in rows.columns]), added],
                      axis=1)
 

@@ -93,7 +93,7 @@ class Grid:
         data: dict[str, Any] = {"point": indices}
         for name, values, factor in zip(self.columns, self.values, self.factors):
             data[name] = _take(values, digits[factor])
-        return pd.DataFrame(data)
+        return pd.DataFrame(data, copy=False)  # no consolidating copy: the arrays are fresh
 
 
 def build_grid(spec: SweepSpec) -> Grid:
@@ -167,7 +167,7 @@ def add_constant_columns(frame: pd.DataFrame, constants: Mapping[str, Any]) -> p
         return frame
     zeros = np.zeros(len(frame), dtype=np.int64)
     extra = {name: _take(_column_array([value]), zeros) for name, value in missing.items()}
-    return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+    return pd.concat([frame, pd.DataFrame(extra, index=frame.index, copy=False)], axis=1)
 
 
 def eval_mask(frame: pd.DataFrame, expressions: Sequence[str], source: str, key: str) -> np.ndarray:
