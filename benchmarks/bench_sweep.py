@@ -79,7 +79,9 @@ def end_to_end(batches: int, repeats: int) -> None:
         a, b = Path(tmp) / "inprocess", Path(tmp) / "processes"
         for _ in range(repeats):
             serial.append(timed(lambda: run_sweep(plan, a, progress=False)))
-            parallel.append(timed(lambda: run_sweep(plan, b, executor="processes", workers=2, progress=False)))
+            parallel.append(
+                timed(lambda: run_sweep(plan, b, executor="processes", workers=2, progress=False))
+            )
         same = all((a / name).read_bytes() == (b / name).read_bytes() for name in TABLES)
         csv_mb = (a / "points.csv").stat().st_size / 1e6
     one, two = statistics.median(serial), statistics.median(parallel)
@@ -89,7 +91,9 @@ def end_to_end(batches: int, repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", type=int, default=200, help="batch sizes 1..N (200 gives 10^6 points)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

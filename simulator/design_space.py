@@ -170,15 +170,45 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) ->
             return _merge(len(narrow), (~narrow, _gpu_group(_take(rows, ~narrow), shape, key, loaded)),
                           (narrow, _gpu_window(_take(rows, narrow), shape, key, loaded)))
         seq_kv = np.minimum(seq_kv, rows["window"])
+    batch, seq_q, seq_kv, gather = _as_grid(rows["batch"], rows["seq_q"], seq_kv)
     pred = predict_batch(gpu, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
-                         batch=rows["batch"], heads=shape.heads, kv_heads=shape.kv_heads,
-                         seq_q=rows["seq_q"], seq_kv=seq_kv, head_dim=shape.head_dim,
-                         causal=np.full(len(seq_kv), mask == "causal"))
+                         batch=batch, heads=shape.heads, kv_heads=shape.kv_heads, seq_q=seq_q,
+                         seq_kv=seq_kv, head_dim=shape.head_dim, causal=mask == "causal")
     names, index = binding_index(pred.resource_times_s)
-    columns = _prediction_columns(pred, gpu)
-    columns["bound"] = pd.Categorical.from_codes(np.broadcast_to(index, len(seq_kv)),
-                                                 categories=names)
+    columns = {name: gather(value) if np.ndim(value) else value
+               for name, value in _prediction_columns(pred, gpu).items() if name != "bound"}
+    columns["bound"] = pd.Categorical.from_codes(gather(index), categories=names)
     return columns
+
+
+def _as_grid(batch: np.ndarray, seq_q: np.ndarray, seq_kv: np.ndarray):
+    """The rows' sizes as a (batch) × (sequence lengths) grid, when the rows nearly fill one.
+
+    A sweep's rows usually form a product of batch sizes and sequence lengths. Priced as
+    a column of batches against a row of lengths, every quantity that depends on the
+    lengths only (tiles, steps, per-step work) is computed once per length, not once per
+    row; ``gather`` then picks each row's value out of the grid.
+
+    Returns
+    -------
+    batch, seq_q, seq_kv : numpy.ndarray
+        Shapes (B, 1), (1, L), (1, L), or the rows unchanged.
+    gather : callable
+        Grid-shaped (or row-shaped) values → one value per row.
+    """
+    b_codes, b_values = pd.factorize(batch, sort=True)
+    lengths = seq_q * (int(seq_kv.max()) + 1) + seq_kv  # one integer per (seq_q, seq_kv)
+    _, l_first, l_codes = np.unique(lengths, return_index=True, return_inverse=True)
+    if len(b_values) * len(l_first) > 2 * len(batch):  # too sparse: price the rows as they are
+        return batch, seq_q, seq_kv, lambda value: np.broadcast_to(value, len(batch))
+    l_codes = l_codes.reshape(-1)
+    grid_shape = (len(b_values), len(l_first))
+
+    def gather(value: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(value, grid_shape)[b_codes, l_codes]
+
+    return (np.asarray(b_values)[:, None], seq_q[l_first][None, :], seq_kv[l_first][None, :],
+            gather)
 
 
 def _take(rows: dict[str, np.ndarray], where: np.ndarray) -> dict[str, np.ndarray]:

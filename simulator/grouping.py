@@ -65,7 +65,8 @@ def column_codes(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
 def group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """One integer label per row for its combination of ``columns`` values.
 
-    Labels are ``0, 1, 2, …`` in order of first appearance; with no columns every row is
+    Labels are ``0, 1, 2, …`` in the order of the columns' codes (for a Categorical its
+    categories' order, else the order of first appearance); with no columns every row is
     in group 0.
 
     Examples
@@ -92,7 +93,7 @@ def group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray,
 
 
 def group_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, np.ndarray]]:
-    """Yield ``(key, row positions)`` per value combination, in order of first appearance.
+    """Yield ``(key, row positions)`` per value combination, in the order of their labels.
 
     ``key`` holds the group's value of each column (JSON text for mappings and lists).
     """
@@ -123,19 +124,32 @@ def stable_argsort(labels: np.ndarray) -> np.ndarray:
 
 
 def _mixed(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, list]:
-    """First-appearance labels and each column's (codes, values)."""
+    """Compact labels and each column's (codes, values)."""
     label = np.zeros(len(frame), dtype=np.int64)
     count = 1
     parts = []
     for column in columns:
         codes, values = column_codes(frame[column])
         if count * len(values) >= 1 << 62:  # renumber to keep the mixed label in int64
-            label = pd.factorize(label)[0].astype(np.int64)
-            count = int(label.max()) + 1
+            label, count = _compact(label, count)
         label = label * len(values) + codes
         count *= len(values)
         parts.append((codes, values))
-    return pd.factorize(label)[0].astype(np.int64), parts
+    return _compact(label, count)[0], parts
+
+
+def _compact(label: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Renumber labels ``0 .. count - 1`` to ``0, 1, 2, …`` keeping their order.
+
+    With few possible labels a presence table does it in two linear passes; otherwise the
+    labels are sorted (``numpy.unique``).
+    """
+    if count <= 4 * len(label) + 1024:
+        present = np.bincount(label, minlength=count) > 0
+        remap = np.cumsum(present) - 1
+        return remap[label], int(present.sum())
+    uniques, inverse = np.unique(label, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), len(uniques)
 
 
 def _hashable(column: pd.Series) -> np.ndarray:

@@ -68,6 +68,13 @@ class Shapes:
     tiles: tuple[Any, Any] | None = None
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the problem arrays together (each field may have a smaller one)."""
+        fields = (self.batch, self.heads, self.kv_heads, self.seq_q, self.seq_kv,
+                  self.head_dim_qk, self.head_dim_v, self.causal, self.k_bytes, self.v_bytes)
+        return np.broadcast_shapes(*(np.shape(f) for f in fields))
+
+    @property
     def group(self) -> Any:
         """Query heads per KV head."""
         return self.heads // self.kv_heads
@@ -165,7 +172,7 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
     q_rule, kv_rule = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))
     if shapes.tiles is not None:
-        q_rule, kv_rule = (np.broadcast_to(np.asarray(t), np.shape(head_dim)) for t in shapes.tiles)
+        q_rule, kv_rule = (np.broadcast_to(np.asarray(t), shapes.shape) for t in shapes.tiles)
     pack = profile.flag("kernel.pack_gqa") & (shapes.group > 1) & (shapes.seq_q < q_rule)
     rows = np.where(pack, shapes.group * shapes.seq_q, shapes.seq_q)
     min_q = int(num("kernel.min_q_tile"))
@@ -239,7 +246,8 @@ def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
     The mask was counted in key tiles of ``shapes.tiles[1]``; when shared memory forces a
     smaller key tile (e.g. 64 on L40S at d128), each counted tile becomes several steps.
     """
-    masks = StepCounts(*(np.broadcast_to(v, np.shape(geo.rows)) for v in shapes.masks))
+    shape = np.broadcast_shapes(shapes.shape, np.shape(geo.rows))
+    masks = StepCounts(*(np.broadcast_to(v, shape) for v in shapes.masks))
     if shapes.tiles is None:
         return masks
     split = np.maximum(np.asarray(shapes.tiles[1]) / geo.kv_tile, 1.0)
@@ -439,7 +447,7 @@ def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, r
     times = _resource_times(work, rates, dram, launch)
     sm_times = {r: times[r] for r in _SM_RESOURCES}
     busy = np.maximum(overlap_time(sm_times, profile.serial, profile.streams), times["dram"])
-    one = np.ones(np.shape(shapes.seq_q), dtype=np.int64)
+    one = np.ones(shapes.shape, dtype=np.int64)
     spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
     return KernelResult(kernel.name, busy + launch, work, times, dram, one * 0, one * 0, one * 0,
                         one * 0, one * 0, one * 0, one, one * 0.0, spills)
@@ -478,6 +486,6 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
     work = {"tensor": zero, "exp": zero, "fp32": zero, "smem": zero, "dram": dram}
     launch = copies * len(inputs) * profile.number("overheads.launch_s")
     times = _resource_times(work, rates, dram, launch)
-    one = np.ones(np.shape(shapes.seq_q), dtype=np.int64)
+    one = np.ones(shapes.shape, dtype=np.int64)
     return KernelResult("input-copies", times["dram"] + launch, work, times, dram, one * 0,
                         one * 0, one * 0, one * 0, one * 0, one * 0, one, one * 0.0, False)

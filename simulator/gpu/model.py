@@ -27,7 +27,7 @@ True
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -104,9 +104,11 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     kv_heads = heads if kv_heads is None else kv_heads
     head_dim_v = head_dim if head_dim_v is None else head_dim_v
     names = ("batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "head_dim_v")
-    arrays = np.broadcast_arrays(*(np.asarray(v) for v in
-                                   (batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v)),
-                                 np.asarray(causal, dtype=bool))
+    arrays = [np.asarray(v) for v in (batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v)]
+    arrays.append(np.asarray(causal, dtype=bool))
+    # Arrays keep their own shapes (numpy broadcasts them as it computes), so a quantity
+    # that depends on one size only is computed once per value of that size.
+    np.broadcast_shapes(*(a.shape for a in arrays))
     ints = [a.astype(np.int64, copy=False) for a in arrays[:-1]]
     for name, raw, value in zip(names, arrays[:-1], ints):
         if np.any(raw != value) or np.any(value <= 0):
@@ -156,7 +158,7 @@ def _held(plan: CascadePlan, shapes: Shapes, gpu: GPUSpec, profile: KernelProfil
           rates: SMRates) -> tuple[Any, KernelResult | None]:
     """Hold decision and the single-kernel result for multi-pass cascades."""
     if plan.fused is None:
-        return np.zeros(np.shape(shapes.seq_q), dtype=bool), None
+        return np.zeros(shapes.shape, dtype=bool), None
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
     kv_tile = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))[1]
     if shapes.tiles is not None:
@@ -321,7 +323,28 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     gpu, c, prof = resolve(hw, cascade, profile)
     shapes = make_shapes(batch, heads, seq_q, seq_kv, head_dim, kv_heads=kv_heads,
                          head_dim_v=head_dim_v, causal=causal, dtype=dtype, kv_dtype=kv_dtype)
-    return evaluate_shapes(gpu, c, prof, shapes)
+    return _widened(evaluate_shapes(gpu, c, prof, shapes), shapes.shape)
+
+
+def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
+    """The prediction with every per-problem array at the problems' full shape.
+
+    The model computes each quantity at the shape of the sizes it depends on (a tile
+    size that depends on the sequence length only is computed once per length); callers
+    get one value per problem.
+    """
+    def widen(value: Any, numbers: tuple[type, ...] = (np.ndarray, np.generic)) -> Any:
+        if isinstance(value, dict):
+            return {k: widen(v, numbers) for k, v in value.items()}
+        if isinstance(value, numbers) and np.shape(value) != shape:
+            return np.broadcast_to(value, shape).copy()
+        return value
+
+    values = {f.name: widen(getattr(pred, f.name)) for f in fields(pred) if f.name != "kernels"}
+    values["extra"] = widen(pred.extra, (np.ndarray, np.generic, int, float))
+    kernels = tuple(replace(k, **{f.name: widen(getattr(k, f.name)) for f in fields(k)})
+                    for k in pred.kernels)
+    return Prediction(**values, kernels=kernels)
 
 
 def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str] | Cascade,
