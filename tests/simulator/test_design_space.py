@@ -87,3 +87,17 @@ def test_default_sweep_is_the_main_job(tmp_path):
     assert (points["time_s"] > 0).all()
     for name in ("pareto.csv", "pareto.md", "summary.md", "pareto_front.png"):
         assert (tmp_path / "results" / name).exists()
+
+
+def test_rows_priced_as_a_grid_equal_rows_priced_alone():
+    """A group whose rows fill a batch × length grid is priced on the grid; each row must
+    get what it gets when priced alone (or among too few rows to make a grid)."""
+    batch, seq = np.meshgrid([1, 2, 8, 32], [512, 3000, 16384], indexing="ij")
+    frame = rows(batch=batch.ravel(), seq_len=seq.ravel(), phase=["prefill", "decode"] * 6,
+                 mask=["causal"] * 12)
+    together = evaluate_attention(frame.sample(frac=1.0, random_state=3))
+    for _, row in together.iterrows():
+        alone = evaluate_attention(rows(batch=[row["batch"]], seq_len=[row["seq_len"]],
+                                        phase=[row["phase"]], mask=["causal"]))
+        for name in ("time_s", "flops", "dram_bytes", "buffer_bytes", "bound", "spilled"):
+            assert alone[name].iloc[0] == row[name], name

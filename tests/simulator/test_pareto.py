@@ -167,3 +167,61 @@ def test_by_group_equals_naive_per_group(table, data):
         expected[rows] = naive_mask(values[rows], senses)
     got = pareto_mask_by_group(values, senses, groups, where=where)
     assert got.tolist() == expected.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(-5, 5), min_size=1, max_size=80),
+    cuts=st.sets(st.integers(1, 79), max_size=30),
+    loop_segment=st.sampled_from([1, 256, 10**9]),
+)
+def test_segmented_running_minimum(values, cuts, loop_segment):
+    """Both strategies (one accumulate per segment, Hillis-Steele scan) against a loop."""
+    array = np.array(values, dtype=float)
+    starts = np.array(sorted({0, *(c for c in cuts if c < len(values))}))
+    expected = array.copy()
+    for i in range(1, len(array)):
+        if i not in set(starts.tolist()):
+            expected[i] = min(expected[i - 1], array[i])
+    saved, pareto._LOOP_SEGMENT = pareto._LOOP_SEGMENT, loop_segment
+    try:
+        got = pareto._segmented_cummin(array, starts)
+    finally:
+        pareto._LOOP_SEGMENT = saved
+    assert got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("groups", [1, 7, 5000])
+def test_two_objective_fronts_on_large_groups(groups):
+    """Few long groups (accumulated one by one) and many short ones (scanned)."""
+    rng = np.random.default_rng(groups)
+    n = 20_000
+    values = rng.integers(0, 40, size=(n, 2)).astype(float)
+    labels = rng.integers(0, groups, size=n)
+    got = pareto_mask_by_group(values, ["min", "max"], labels)
+    expected = np.zeros(n, dtype=bool)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        # Distinct points first (fast naive check), then spread back to duplicates.
+        distinct, inverse = np.unique(values[rows], axis=0, return_inverse=True)
+        expected[rows] = naive_mask(distinct, ["min", "max"])[inverse.reshape(-1)]
+    assert got.tolist() == expected.tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(table=objective_tables(max_rows=50), data=st.data())
+def test_front_of_chunk_fronts_is_the_front(table, data):
+    """What the sweep outputs rely on: a point dominated inside its chunk is dominated,
+    so the front of the chunks' fronts is the front of all points."""
+    values, senses = table
+    n = len(values)
+    groups = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), dtype=int)
+    chunk_of = np.sort(np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=int))
+    candidates = np.zeros(n, dtype=bool)
+    for chunk in np.unique(chunk_of):
+        rows = np.flatnonzero(chunk_of == chunk)
+        candidates[rows] = pareto_mask_by_group(values[rows], senses, groups[rows])
+    rows = np.flatnonzero(candidates)
+    got = np.zeros(n, dtype=bool)
+    got[rows] = pareto_mask_by_group(values[rows], senses, groups[rows])
+    assert got.tolist() == pareto_mask_by_group(values, senses, groups).tolist()

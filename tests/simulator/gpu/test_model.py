@@ -295,3 +295,27 @@ def test_vectorised_throughput_guard():
     predict_batch("h100", "attention-1pass", batch=1, heads=32, seq_q=seq, seq_kv=seq,
                   head_dim=128)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("hw, cascade, profile", [
+    ("h100", "attention-1pass", "flash3"), ("a100", "attention-3pass", "unfused"),
+    ("l40s", "attention-1pass", "flash2"), ("b200", "decode-splitk", "flash3"),
+])
+@pytest.mark.parametrize("causal", [False, True])
+def test_sizes_of_different_shapes_broadcast_like_flat_problems(hw, cascade, profile, causal):
+    """A (batch) column against a (length) row is priced exactly as the flattened grid,
+    and every result has one value per problem."""
+    batch = np.array([1, 3, 16, 64])
+    seq = np.array([256, 1000, 8192, 65536])
+    seq_q = np.ones_like(seq) if cascade == "decode-splitk" else seq
+    flat_b, flat_s = (a.ravel() for a in np.meshgrid(batch, seq, indexing="ij"))
+    flat_q = np.ones_like(flat_s) if cascade == "decode-splitk" else flat_s
+    common = dict(profile=profile, heads=32, kv_heads=8, head_dim=128, causal=causal)
+    flat = predict_batch(hw, cascade, batch=flat_b, seq_q=flat_q, seq_kv=flat_s, **common)
+    grid = predict_batch(hw, cascade, batch=batch[:, None], seq_q=seq_q[None, :],
+                         seq_kv=seq[None, :], **common)
+    for name in ("time_s", "flops", "dram_bytes", "buffer_bytes", "spilled", "bound"):
+        assert np.shape(getattr(grid, name)) == (4, 4)
+        assert getattr(grid, name).ravel().tolist() == getattr(flat, name).tolist()
+    assert all(np.shape(v) == (4, 4) for v in grid.extra.values())
+    assert all(np.shape(k.time_s) == (4, 4) for k in grid.kernels)

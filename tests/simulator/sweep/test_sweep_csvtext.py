@@ -40,3 +40,11 @@ def test_mixed_table_matches_pandas():
 def test_any_floats_match_pandas(values):
     frame = pd.DataFrame({"x": values, "y": values[::-1]})
     assert csv_text(frame) == pandas_csv(frame)
+
+
+def test_categorical_columns_match_pandas():
+    frame = pd.DataFrame({
+        "hw": pd.Categorical(["b,1", "a", None, "a"] * 10, categories=["a", "b,1", "unused"]),
+        "x": np.arange(40) / 7,
+    })  # fmt: skip
+    assert csv_text(frame) == frame.to_csv(index=False, lineterminator="\n")

@@ -104,3 +104,21 @@ def test_expressions_over_strings_and_scalars():
     frame = pd.DataFrame({"hw": ["a", "b"], "q": [1, 2]})
     assert eval_mask(frame, ['hw == "b" or q < 2'], "s", "filters").tolist() == [True, True]
     assert eval_mask(frame, ["True"], "s", "filters").tolist() == [True, True]
+
+
+def test_text_axes_are_categoricals_with_the_same_values():
+    """Text axes travel as integer codes; a zipped axis may repeat a value."""
+    spec = make_spec({"hw": ["a", "b", "a"], "n": [1, 2, 3], "mask": ["dense", "causal"],
+                      "mixed": ["x", 1]}, zip_groups=[("hw", "n")])
+    grid = build_grid(spec)
+    frame = grid.frame(np.arange(grid.size))
+    assert isinstance(frame["hw"].dtype, pd.CategoricalDtype)
+    assert list(frame["hw"].cat.categories) == ["a", "b"]
+    assert isinstance(frame["mask"].dtype, pd.CategoricalDtype)
+    assert frame["mixed"].dtype == object  # not all text: left as objects
+    expected = list(itertools.product(zip(["a", "b", "a"], [1, 2, 3]), ["dense", "causal"], ["x", 1]))
+    assert list(zip(frame["hw"], frame["n"], frame["mask"], frame["mixed"])) == [
+        (hw, n, mask, mixed) for (hw, n), mask, mixed in expected]
+    constant = add_constant_columns(frame.head(3), {"profile": "flash3"})
+    assert isinstance(constant["profile"].dtype, pd.CategoricalDtype)
+    assert constant["profile"].tolist() == ["flash3"] * 3
