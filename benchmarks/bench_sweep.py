@@ -11,7 +11,11 @@ the default sweep uses): 5 GPUs × 4 LLM shapes × 200 batch sizes × 250 sequen
    in-process and with 2 worker processes, alternated; medians, the speed-up and
    whether the two runs wrote identical tables.
 
-Usage: python benchmarks/bench_sweep.py [--batches 200] [--repeats 3]
+The process drops numpy's transparent-huge-page advice first, as the ``einsim`` command
+does (:func:`simulator.memory.no_huge_page_stalls`); ``--numpy-huge-pages`` keeps it, to
+see what the kernel's on-demand compaction costs a first run.
+
+Usage: python benchmarks/bench_sweep.py [--batches 200] [--repeats 3] [--numpy-huge-pages]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.memory import no_huge_page_stalls
 from simulator.sweep.engine import evaluate_sweep, plan_sweep, run_sweep
 from simulator.sweep.spec import parse_spec
 
@@ -96,7 +101,12 @@ def main() -> None:
     )
     parser.add_argument("--batches", type=int, default=200, help="batch sizes 1..N (200 gives 10^6 points)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--numpy-huge-pages", action="store_true",
+                        help="keep numpy's huge-page advice (einsim turns it off)")
     args = parser.parse_args()
+    if not args.numpy_huge_pages:
+        no_huge_page_stalls()
+    print(f"numpy huge-page advice: {'kept' if args.numpy_huge_pages else 'off, as in einsim'}")
     in_memory(args.batches, args.repeats)
     end_to_end(args.batches, args.repeats)
 

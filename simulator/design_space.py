@@ -173,7 +173,8 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) ->
     batch, seq_q, seq_kv, gather = _as_grid(rows["batch"], rows["seq_q"], seq_kv)
     pred = predict_batch(gpu, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
                          batch=batch, heads=shape.heads, kv_heads=shape.kv_heads, seq_q=seq_q,
-                         seq_kv=seq_kv, head_dim=shape.head_dim, causal=mask == "causal")
+                         seq_kv=seq_kv, head_dim=shape.head_dim, causal=mask == "causal",
+                         detail=False)
     names, index = binding_index(pred.resource_times_s)
     columns = {name: gather(value) if np.ndim(value) else value
                for name, value in _prediction_columns(pred, gpu).items() if name != "bound"}

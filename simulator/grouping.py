@@ -101,8 +101,8 @@ def group_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tu
     if not len(labels):
         return
     order = stable_argsort(labels)
-    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    for block in np.split(order, starts[1:]):
+    bounds = np.cumsum(np.bincount(labels))[:-1]  # labels are 0 .. G - 1, all present
+    for block in np.split(order, bounds):
         first = int(block[0])
         yield tuple(values[codes[first]] for codes, values in parts), block
 

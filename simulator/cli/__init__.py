@@ -15,6 +15,7 @@ import sys
 import typer
 
 from simulator.cli._common import USER_ERRORS
+from simulator.memory import no_huge_page_stalls
 
 __all__ = ["app", "main"]
 
@@ -44,8 +45,10 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a library error that escaped a command still exits 2 in one line."""
+    no_huge_page_stalls()
     try:
         app(args=argv, standalone_mode=True)
     except USER_ERRORS as err:
         print(f"einsim: error: {' '.join(str(err).split())}", file=sys.stderr)
         sys.exit(2)
+

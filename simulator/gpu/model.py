@@ -240,11 +240,12 @@ def _extra(outcome: _Outcome) -> dict[str, Any]:
 
 
 def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shapes: Shapes,
-                    pairs: float | None = None) -> Prediction:
+                    pairs: float | None = None, *, detail: bool = True) -> Prediction:
     """Predict every problem of ``shapes`` (arrays) at once; see :func:`predict_batch`.
 
     ``pairs`` (unmasked query-key pairs per instance) replaces the FLOP count of a
-    sparse mask.
+    sparse mask. Without ``detail`` the per-kernel records, utilisations and tiling
+    details are left empty (sweeps need none of them).
 
     Examples
     --------
@@ -255,24 +256,29 @@ def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shap
     """
     outcome, rates, plan = _outcome(gpu, cascade, profile, shapes)
     pick = list(zip(outcome.results, outcome.used))
-    time = sum((np.where(u, r.time, 0.0) for r, u in pick), start=0.0)
-    work = {k: sum((np.where(u, r.work[k], 0.0) for r, u in pick), start=0.0)
-            for k in ("tensor", "exp", "fp32", "smem", "dram")}
-    times = {k: sum((np.where(u, r.times[k], 0.0) for r, u in pick), start=0.0)
-             for k in RESOURCE_ORDER}
-    util = {k: work[k] / rates.peak[k] / time for k in ("tensor", "exp", "fp32", "smem", "dram")}
+    time = _used_sum(pick, lambda r: r.time)
+    work = {k: _used_sum(pick, lambda r, k=k: r.work[k]) for k in ("tensor", "exp", "fp32", "smem", "dram")}
+    times = {k: _used_sum(pick, lambda r, k=k: r.times[k]) for k in RESOURCE_ORDER}
     flops = _flops(shapes, pairs)
     buffer = sum((np.where(u, r.smem_bytes, 0.0) for r, u in pick[:1]), start=0.0)
     for result, used in pick[1:]:
         buffer = np.maximum(buffer, np.where(used, result.smem_bytes, 0.0))
     spills = sum((np.where(u, r.spills, False) for r, u in pick), start=False)
-    extra = _extra(outcome)
+    util = ({k: work[k] / rates.peak[k] / time for k in ("tensor", "exp", "fp32", "smem", "dram")}
+            if detail else {})
     return Prediction(
         hardware=gpu.name, cascade=cascade.name, profile=profile.name, time_s=time,
         flops=flops, tflops_per_s=flops / time / 1e12, bound=binding(times),
         resource_times_s=times, utilization=util, passes=plan.passes, buffer_bytes=buffer,
-        dram_bytes=work["dram"], spilled=np.asarray(spills, dtype=bool), kernels=_records(
-            outcome), extra=extra)
+        dram_bytes=work["dram"], spilled=np.asarray(spills, dtype=bool),
+        kernels=_records(outcome) if detail else (), extra=_extra(outcome) if detail else {})
+
+
+def _used_sum(pick: list[tuple[KernelResult, Any]], value: Any) -> Any:
+    """Sum of ``value(result)`` over the kernels each problem ran."""
+    if len(pick) == 1 and np.all(pick[0][1]):
+        return value(pick[0][0]) + 0.0  # the common case: one kernel, run by every problem
+    return sum((np.where(used, value(result), 0.0) for result, used in pick), start=0.0)
 
 
 # --------------------------------------------------------------------------- public API
@@ -282,7 +288,8 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
                   *, batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any,
                   kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
                   dtype: str = "fp16", kv_dtype: str | None = None,
-                  profile: str | os.PathLike[str] | KernelProfile = "flash3") -> Prediction:
+                  profile: str | os.PathLike[str] | KernelProfile = "flash3",
+                  detail: bool = True) -> Prediction:
     """Predict many problems at once: sizes are numpy arrays (broadcast together).
 
     Parameters
@@ -301,6 +308,9 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
         Input dtype (one for all problems) and KV-cache format (default ``dtype``).
     profile : str, path or KernelProfile
         Kernel profile (``flash3`` by default).
+    detail : bool, optional
+        Also give per-kernel records, utilisations and tiling details (default True);
+        without them a large batch is priced faster.
 
     Returns
     -------
@@ -323,7 +333,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     gpu, c, prof = resolve(hw, cascade, profile)
     shapes = make_shapes(batch, heads, seq_q, seq_kv, head_dim, kv_heads=kv_heads,
                          head_dim_v=head_dim_v, causal=causal, dtype=dtype, kv_dtype=kv_dtype)
-    return _widened(evaluate_shapes(gpu, c, prof, shapes), shapes.shape)
+    return _widened(evaluate_shapes(gpu, c, prof, shapes, detail=detail), shapes.shape)
 
 
 def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
