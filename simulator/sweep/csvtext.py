@@ -118,11 +118,27 @@ def _column_text(column: pd.Series) -> list[str]:
             texts = np.array([*(_cell(v) for v in uniques.tolist()), ""], dtype=object)
             return texts[codes].tolist()  # code -1 (missing) picks the trailing ""
     if values.dtype.kind == "f":
-        texts = list(map(repr, values.tolist()))
-        for i in np.flatnonzero(np.isnan(values)).tolist():
-            texts[i] = ""
-        return texts
+        return _float_texts(values.astype(np.float64, copy=False))
     return [_cell(v) for v in values.tolist()]
+
+
+def _float_texts(values: np.ndarray) -> list[str]:
+    """``repr`` of each float ("" for NaN), whole numbers through the faster int path.
+
+    Below 10¹⁶ (where ``repr`` switches to an exponent) a whole float's ``repr`` is its
+    integer's text plus ``.0``; byte counts and FLOP counts are mostly such numbers.
+    """
+    whole = (np.abs(values) < 1e16) & (values == np.trunc(values)) & ~np.signbit(values)
+    if not whole.any():
+        texts = list(map(repr, values.tolist()))
+    else:
+        out = np.empty(len(values), dtype=object)
+        out[whole] = [f"{v}.0" for v in values[whole].astype(np.int64).tolist()]
+        out[~whole] = list(map(repr, values[~whole].tolist()))
+        texts = out.tolist()
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        texts[i] = ""
+    return texts
 
 
 def _cell(value: Any) -> str:

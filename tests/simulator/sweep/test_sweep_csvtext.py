@@ -48,3 +48,13 @@ def test_categorical_columns_match_pandas():
         "x": np.arange(40) / 7,
     })  # fmt: skip
     assert csv_text(frame) == frame.to_csv(index=False, lineterminator="\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(-(2**60), 2**60).map(float), st.floats(allow_nan=True),
+                          st.sampled_from([0.0, -0.0, 1e16, 9999999999999998.0, 2.0**53])),
+                min_size=20, max_size=120, unique_by=repr))
+def test_whole_numbers_match_pandas(values):
+    """Whole floats take a faster path than repr; many distinct ones (no per-value table)."""
+    frame = pd.DataFrame({"x": values, "k": 1})  # two columns: pandas quotes a lone empty cell
+    assert csv_text(frame) == pandas_csv(frame)
