@@ -88,7 +88,9 @@ def resolve(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
 def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, *,
                 kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
                 dtype: str = "fp16", kv_dtype: str | None = None) -> Shapes:
-    """Validate and broadcast problem sizes into :class:`~simulator.gpu.kernels.Shapes`.
+    """Validate problem sizes into :class:`~simulator.gpu.kernels.Shapes`.
+
+    Each size keeps its own shape; they must broadcast together (``Shapes.shape``).
 
     Raises
     ------
@@ -98,8 +100,8 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     Examples
     --------
     >>> shapes = make_shapes([1, 2], 32, 1, 4096, 128, kv_heads=8, kv_dtype="int4")
-    >>> shapes.group.tolist(), shapes.k_bytes.tolist()
-    ([4, 4], [0.53125, 0.53125])
+    >>> shapes.shape, int(shapes.group), float(shapes.k_bytes)
+    ((2,), 4, 0.53125)
     """
     kv_heads = heads if kv_heads is None else kv_heads
     head_dim_v = head_dim if head_dim_v is None else head_dim_v
