@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import SpecError
-from simulator.gpu.model import resolve
+from simulator.gpu.model import predict_batch, resolve
 from simulator.gpu.resources import RESOURCE_ORDER, binding_index
 from simulator.grouping import column_codes, group_rows
 from simulator.hardware import list_gpus, load_gpu
@@ -154,8 +154,6 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) ->
 
     ``loaded`` is the (GPU, cascade, kernel profile) of the key, already loaded.
     """
-    from simulator.gpu import predict_batch
-
     gpu, cascade, profile = loaded
     mask, dtype, kv_dtype = key[4:]
     seq_kv = rows["seq_len"]

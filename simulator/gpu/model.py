@@ -352,7 +352,8 @@ def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
             return np.broadcast_to(value, shape).copy()
         return value
 
-    values = {f.name: widen(getattr(pred, f.name)) for f in fields(pred) if f.name != "kernels"}
+    values = {f.name: widen(getattr(pred, f.name)) for f in fields(pred)
+              if f.name not in ("kernels", "extra")}
     values["extra"] = widen(pred.extra, (np.ndarray, np.generic, int, float))
     kernels = tuple(replace(k, **{f.name: widen(getattr(k, f.name)) for f in fields(k)})
                     for k in pred.kernels)

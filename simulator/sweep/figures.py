@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from simulator.grouping import group_keys, stable_argsort
+from simulator.grouping import group_rows
 from simulator.pareto import Objective
 from simulator.sweep.registry import PlotHook
 from simulator.sweep.report import format_value
@@ -191,10 +190,7 @@ def series_groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[str, pd.
     """
     if not by:
         return [("Pareto front", frame)]
-    labels, keys = group_keys(frame, by)
-    texts = [", ".join(format_value(v) for v in key) for key in keys]
-    ranked = sorted(range(len(keys)), key=texts.__getitem__)
-    order = stable_argsort(labels)
-    bounds = np.searchsorted(labels[order], np.arange(len(keys) + 1))
-    return [(texts[g], frame.iloc[np.sort(order[bounds[g]:bounds[g + 1]])] if n < MAX_SERIES
-             else frame.iloc[:0]) for n, g in enumerate(ranked)]
+    groups = [(", ".join(format_value(v) for v in key), rows) for key, rows in group_rows(frame, by)]
+    groups.sort(key=lambda group: group[0])  # stable: equal labels keep their order
+    return [(text, frame.iloc[rows] if n < MAX_SERIES else frame.iloc[:0])
+            for n, (text, rows) in enumerate(groups)]
