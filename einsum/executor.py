@@ -13,8 +13,13 @@ array plus a mask of *non-empty* points.
   even when both are −∞ (a running max that has seen no key yet).
 * Reductions skip empty points; a fiber with no non-empty point reduces to empty.
 
-Empty points read back as 0 in the returned arrays. One iterative rank per cascade is
-supported: the Einsums whose iteration space contains it run inside a loop over it.
+Empty points read back as 0 in the returned arrays.
+
+Iterative ranks become loops. An Einsum runs once per value of the iterative variables its
+output keeps (``RM[m1+1,p]``, ``LM[m1,p]``); one that reduces an iterative variable away
+(``G[p] = A[k,p] :: max(k)``) runs after that loop, over every iteration. Loops nest when an
+iteration contains another recurrence and follow one another when recurrences are
+independent.
 """
 
 from __future__ import annotations
@@ -33,14 +38,20 @@ from einsum.model import (
     Call,
     Cascade,
     Compare,
+    Comparison,
     Einsum,
     Expr,
     Filter,
+    IndexValue,
+    IntTensor,
+    Logic,
     MaskRef,
     Not,
     Num,
     SizeRef,
     TensorRef,
+    Where,
+    int_vars,
 )
 from einsum.semantics import classify_index
 from einsum.sizes import eval_int, resolve_sizes, var_size
@@ -52,6 +63,7 @@ _UNARY = {
     "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+    "softplus": lambda x: np.logaddexp(0.0, x),
 }
 _IDENTITY = {"+": 0.0, "-": 0.0, "max": -np.inf, "min": np.inf}
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -105,7 +117,7 @@ def evaluate(cascade: Cascade, inputs: Mapping[str, Any],
         store.data[name] = arrays[name]
     _allocate(store)
     for step in _schedule(cascade):
-        step(store)
+        step(store, {})
     return {name: np.where(store.mask[name], store.data[name], 0.0) for name in store.mask}
 
 
@@ -136,29 +148,52 @@ def _max_offset(cascade: Cascade, tensor: str, pos: int, iterative: frozenset[st
 
 
 def _schedule(cascade: Cascade) -> list:
-    """Steps in dependency order; the iterative body becomes one looping step."""
-    if len(cascade.iterative_vars) > 1:
-        raise ShapeError(f"the executor supports one iterative rank; {cascade.name} has "
-                         f"{', '.join(cascade.iterative_vars)}")
-    order = [cascade.einsum(label) for label in forward_order(cascade_graph(cascade))]
-    if not cascade.iterative_vars:
-        return [lambda store, e=e: _run(store, e, {}) for e in order]
-    var = cascade.iterative_vars[0]
-    body = [e for e in order if var in e.iteration_vars]
+    """Steps in dependency order; each iterative rank's body becomes one looping step."""
     graph = cascade_graph(cascade)
-    after = set().union(*(nx.descendants(graph, e.label) for e in body)) - {e.label for e in body}
-    pre = [e for e in order if e not in body and e.label not in after]
-    post = [e for e in order if e.label in after]
-    steps = [lambda store, e=e: _run(store, e, {}) for e in pre]
-    steps.append(lambda store: _loop(store, var, body))
-    steps += [lambda store, e=e: _run(store, e, {}) for e in post]
-    return steps
+    forward = nx.DiGraph()
+    forward.add_nodes_from(graph.nodes)
+    forward.add_edges_from((u, v) for u, v, d in graph.edges(data=True) if d["forward"])
+    return _plan(cascade, forward, forward_order(graph), frozenset())
 
 
-def _loop(store: _Store, var: str, body: list[Einsum]) -> None:
+def _loop_vars(cascade: Cascade, einsum: Einsum) -> frozenset[str]:
+    """Iterative variables the Einsum's output keeps: it runs once per value of each."""
+    kept = {v for index in einsum.output.indices for v in int_vars(index)}
+    return frozenset(kept & set(cascade.iterative_vars))
+
+
+def _plan(cascade: Cascade, forward: nx.DiGraph, labels: list[str], fixed: frozenset[str]) -> list:
+    """Plan ``labels`` (in topological order) with the variables ``fixed`` by enclosing loops."""
+    loops = {label: _loop_vars(cascade, cascade.einsum(label)) - fixed for label in labels}
+    if not any(loops.values()):
+        einsums = [cascade.einsum(lb) for lb in labels]
+        return [lambda store, env, e=e: _run(store, e, env) for e in einsums]
+    order = [s.var for s in cascade.stops]
+    candidates = sorted({v for vs in loops.values() for v in vs})
+    var = max(candidates, key=lambda v: (sum(v in vs for vs in loops.values()),
+                                         -order.index(v) if v in order else 0))
+    body = [lb for lb in labels if var in loops[lb]]
+    inside = set(labels)
+    after = set().union(*(nx.descendants(forward, lb) for lb in body)) & inside
+    before = set().union(*(nx.ancestors(forward, lb) for lb in body)) & inside
+    trapped = sorted((after & before) - set(body), key=labels.index)
+    if trapped:
+        einsum = cascade.einsum(trapped[0])
+        raise ShapeError(f"Einsum {einsum.label} (line {einsum.line}) reduces the iterative rank "
+                         f"variable {var!r} over all its iterations, but an iteration reads its "
+                         f"result; keep {var} in its output or make it part of the recurrence")
+    pre = [lb for lb in labels if lb not in body and lb not in after]
+    post = [lb for lb in labels if lb in after and lb not in body]
+    inner = _plan(cascade, forward, body, fixed | {var})
+    loop = [lambda store, env: _loop(store, var, inner, env)]
+    return _plan(cascade, forward, pre, fixed) + loop + _plan(cascade, forward, post, fixed)
+
+
+def _loop(store: _Store, var: str, steps: list, env: dict[str, int]) -> None:
     for value in range(int(var_size(store.cascade, var, store.sizes))):
-        for einsum in body:
-            _run(store, einsum, {var: value})
+        inner = {**env, var: value}
+        for step in steps:
+            step(store, inner)
 
 
 def _run(store: _Store, einsum: Einsum, fixed: dict[str, int]) -> None:
@@ -189,7 +224,7 @@ def _write(store: _Store, einsum: Einsum, free: list[str], env: dict[str, Any],
     for axis, var in enumerate(kept):
         out_env[var] = np.arange(data.shape[axis]).reshape(
             [-1 if a == axis else 1 for a in range(len(kept))])
-    index = tuple(np.asarray(eval_int(i, out_env, store.sizes)) for i in einsum.output.indices)
+    index = tuple(np.asarray(_int(store, i, out_env)) for i in einsum.output.indices)
     store.data[einsum.name][index] = np.where(mask, data, 0.0)
     store.mask[einsum.name][index] = mask
 
@@ -210,20 +245,63 @@ def _value(store: _Store, expr: Expr, env: dict[str, Any]) -> tuple[Any, np.ndar
         return expr.value, None
     if isinstance(expr, SizeRef):
         return float(store.sizes[expr.name]), None
+    if isinstance(expr, IndexValue):
+        return np.asarray(_int(store, expr.expr, env), dtype=float), None
     if isinstance(expr, TensorRef):
         return _gather(store, expr, env)
     if isinstance(expr, Call):
         return _call(store, expr, env)
     if isinstance(expr, Binary):
         return _binary(store, expr, env)
+    if isinstance(expr, (Comparison, Logic, Where)):
+        return _logical(store, expr, env)
     raise TypeError(f"cannot evaluate {expr!r}")
+
+
+def _logical(store: _Store, expr: Expr, env: dict[str, Any]) -> tuple[Any, np.ndarray | None]:
+    """Comparisons (1 or 0), ``and``/``or``/``not`` of them, and ``where``: all intersect."""
+    if isinstance(expr, Where):
+        cond, cmask = _value(store, expr.cond, env)
+        then, tmask = _value(store, expr.then, env)
+        other, omask = _value(store, expr.other, env)
+        pick = np.not_equal(cond, 0)
+        chosen = None if tmask is None and omask is None else np.where(
+            pick, True if tmask is None else tmask, True if omask is None else omask)
+        return np.where(pick, then, other), _and(cmask, chosen)
+    values = [_value(store, part, env) for part in
+              (expr.operands if isinstance(expr, Comparison) else expr.parts)]
+    mask = None
+    for _, part_mask in values:
+        mask = _and(mask, part_mask)
+    if isinstance(expr, Comparison):
+        result = np.asarray(True)
+        for op, (left, _), (right, _) in zip(expr.ops, values, values[1:]):
+            result = result & _COMPARE[op](left, right)
+    elif expr.op == "not":
+        result = np.equal(values[0][0], 0)
+    else:
+        truth = [np.not_equal(v, 0) for v, _ in values]
+        result = np.logical_and.reduce(truth) if expr.op == "and" else np.logical_or.reduce(truth)
+    return np.asarray(result, dtype=float), mask
+
+
+def _int(store: _Store, expr: Any, env: dict[str, Any]) -> Any:
+    """An integer expression, reading tensors (``W[h]``) from the store."""
+    return eval_int(expr, env, store.sizes, lambda node, e: _int_tensor(store, node, e))
+
+
+def _int_tensor(store: _Store, node: IntTensor, env: dict[str, Any]) -> np.ndarray:
+    """A tensor read as integers (empty points read as 0)."""
+    data, mask = _gather(store, node.ref, env)
+    data = np.where(mask, data, 0.0) if mask is not None else np.asarray(data)
+    return np.rint(data).astype(np.int64)
 
 
 def _gather(store: _Store, ref: TensorRef, env: dict[str, Any]) -> tuple[Any, np.ndarray | None]:
     array = store.data[ref.name]
     index, valid = [], None
     for axis, expr in enumerate(ref.indices):
-        raw = np.asarray(eval_int(expr, env, store.sizes))
+        raw = np.asarray(_int(store, expr, env))
         inside = (raw >= 0) & (raw < array.shape[axis])
         valid = inside if valid is None else valid & inside
         index.append(np.clip(raw, 0, array.shape[axis] - 1))
@@ -251,6 +329,8 @@ def _binary(store: _Store, node: Binary, env: dict[str, Any]) -> tuple[Any, np.n
     with np.errstate(all="ignore"):
         if node.op == "*":
             return np.multiply(left, right), _and(lmask, rmask)
+        if node.op == "pow":
+            return np.power(left, right), _and(lmask, rmask)
         if node.op == "/":
             nonzero = np.not_equal(right, 0)
             return np.divide(left, np.where(nonzero, right, 1.0)), _and(_and(lmask, rmask), nonzero)
@@ -265,7 +345,7 @@ def _binary(store: _Store, node: Binary, env: dict[str, Any]) -> tuple[Any, np.n
 
 def _filter(store: _Store, flt: Filter, env: dict[str, Any]) -> np.ndarray:
     if isinstance(flt, Compare):
-        values = [np.asarray(eval_int(o, env, store.sizes)) for o in flt.operands]
+        values = [np.asarray(_int(store, o, env)) for o in flt.operands]
         result = np.asarray(True)
         for op, left, right in zip(flt.ops, values, values[1:]):
             result = result & _COMPARE[op](left, right)

@@ -22,16 +22,29 @@ from functools import lru_cache
 from typing import Any
 
 from einsum.graph import cascade_graph, forward_order
-from einsum.model import Cascade, Einsum, TensorRef, expr_refs, rank_root
+from einsum.model import Cascade, Einsum, TensorRef, expr_refs
 from einsum.passes import pass_analysis
+from einsum.roles import rank_roles
 from einsum.semantics import classify_index
 from einsum.sizes import resolve_sizes
 from einsum.symbolic import Poly, SymMax
 
-__all__ = ["Footprint", "live_footprint", "footprint_value", "DEFAULT_PER"]
+__all__ = ["Footprint", "live_footprint", "footprint_value", "default_per"]
 
-#: Ranks a footprint is given "per": queries, batch and heads.
-DEFAULT_PER = ("P", "B", "H", "HK", "G")
+def default_per(cascade: Cascade) -> tuple[str, ...]:
+    """Ranks a footprint is given per: the query rank (with its partitions), batch and heads.
+
+    Read from the rank roles (:func:`einsum.roles.rank_roles`), not from names.
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> default_per(load("attention-1pass-gqa"))
+    ('P', 'B', 'HK', 'G')
+    """
+    roles = rank_roles(cascade)
+    query = sorted(roles.query_family - roles.key_family, key=lambda r: r != roles.query)
+    return tuple(query) + roles.instance
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,8 @@ def live_footprint(cascade: Cascade, rank: str | None = None,
     rank : str, optional
         The pass rank (default as :func:`~einsum.passes.pass_analysis`).
     per : tuple of str, optional
-        Ranks the footprint is given per (default :data:`DEFAULT_PER`).
+        Ranks the footprint is given per (default :func:`default_per`: queries, batch
+        and heads, by role).
 
     Examples
     --------
@@ -99,8 +113,8 @@ def live_footprint(cascade: Cascade, rank: str | None = None,
     'E + F + 2'
     """
     report = pass_analysis(cascade, rank)
-    per = DEFAULT_PER if per is None else tuple(r.upper() for r in per)
-    graph = cascade_graph(cascade, report.rank.lower())
+    per = default_per(cascade) if per is None else tuple(r.upper() for r in per)
+    graph = cascade_graph(cascade, report.rank)
     levels = dict(report.levels)
     accesses = _accesses(cascade, graph, levels)
     top = max(report.passes, 1)
@@ -162,8 +176,8 @@ def _iter_slots(cascade: Cascade, tensor: str) -> set[int]:
 
 def _has_rank(cascade: Cascade, tensor: str, rank: str) -> bool:
     slots = _iter_slots(cascade, tensor)
-    return any(rank_root(r) == rank for pos, r in enumerate(cascade.ranks_of(tensor))
-               if pos not in slots)
+    family = cascade.family(rank)
+    return any(r in family for pos, r in enumerate(cascade.ranks_of(tensor)) if pos not in slots)
 
 
 def _fiber(cascade: Cascade, tensor: str, per: tuple[str, ...]) -> Poly:

@@ -31,10 +31,8 @@ from einsum.model import (
     Einsum,
     IntConst,
     TensorRef,
-    expr_refs,
+    einsum_reads,
     int_vars,
-    mask_refs,
-    rank_root,
 )
 from einsum.semantics import classify_index
 
@@ -45,15 +43,17 @@ __all__ = ["cascade_graph", "check_acyclic", "forward_order", "rank_family", "tr
 def rank_family(cascade: Cascade, rank: str) -> frozenset[str]:
     """Return the rank variables that range over ``rank`` or one of its partitions.
 
+    The partitions come from index arithmetic (``K[e, m1*M0+m0]``), not from names.
+
     Examples
     --------
     >>> from einsum import load
     >>> sorted(rank_family(load("attention-1pass"), "m"))
     ['m0', 'm1']
     """
-    root = rank.upper()
+    family = cascade.family(rank.upper())
     variables = {v for e in cascade.einsums for v in e.iteration_vars}
-    return frozenset(v for v in variables if rank_root(cascade.rank_of(v)) == root)
+    return frozenset(v for v in variables if cascade.rank_of(v) in family)
 
 
 def traverses(einsum: Einsum, family: frozenset[str]) -> bool:
@@ -62,8 +62,8 @@ def traverses(einsum: Einsum, family: frozenset[str]) -> bool:
 
 
 def reads_of(einsum: Einsum) -> tuple[TensorRef, ...]:
-    """Every tensor reference an Einsum reads (values and mask filters)."""
-    return expr_refs(einsum.expr) + mask_refs(einsum.filters)
+    """Every tensor reference an Einsum reads (operands, index tensors and filter tensors)."""
+    return einsum_reads(einsum)
 
 
 def _iter_position(cascade: Cascade, producer: Einsum) -> tuple[int, str, int] | None:
@@ -169,15 +169,15 @@ def check_acyclic(cascade: Cascade) -> None:
                      f"such as X[m1+1] = f(X[m1]))", cascade.source, lines[cycle[0][0]], 1)
 
 
-@lru_cache(maxsize=256)
-def cascade_graph(cascade: Cascade, rank: str = "m") -> nx.DiGraph:
+def cascade_graph(cascade: Cascade, rank: str | None = None) -> nx.DiGraph:
     """Build the dependency graph of a cascade, edges classified for the pass rank.
 
     Parameters
     ----------
     cascade : Cascade
-    rank : str
-        The rank passes are counted over (``m`` = keys, the FuseMax convention).
+    rank : str, optional
+        The rank passes are counted over, any case (default: the key rank that
+        :func:`einsum.roles.rank_roles` infers, ``M`` in the FuseMax convention).
 
     Returns
     -------
@@ -191,8 +191,17 @@ def cascade_graph(cascade: Cascade, rank: str = "m") -> nx.DiGraph:
     >>> g.edges["GM", "SN"]["kind"], g.edges["QK", "SN"]["kind"]
     ('complete', 'pointwise')
     """
+    if rank is None:
+        from einsum.roles import rank_roles
+
+        rank = rank_roles(cascade).key or ""
+    return _cascade_graph(cascade, rank.upper())
+
+
+@lru_cache(maxsize=256)
+def _cascade_graph(cascade: Cascade, rank: str) -> nx.DiGraph:
     family = rank_family(cascade, rank)
-    graph = nx.DiGraph(rank=rank.upper())
+    graph = nx.DiGraph(rank=rank)
     for einsum in cascade.einsums:
         graph.add_node(einsum.label, einsum=einsum, line=einsum.line,
                        traverses=traverses(einsum, family))

@@ -24,10 +24,12 @@ import re
 from dataclasses import dataclass, field
 
 __all__ = [
-    "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall",
-    "Expr", "Num", "SizeRef", "TensorRef", "Binary", "Call",
+    "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall", "IntTensor",
+    "Expr", "Num", "SizeRef", "TensorRef", "Binary", "Call", "IndexValue", "Comparison",
+    "Logic", "Where",
     "Filter", "Compare", "BoolOp", "Not", "MaskRef",
-    "Stop", "Einsum", "Cascade", "rank_root", "int_vars", "expr_refs", "filter_vars", "mask_refs",
+    "Stop", "Partition", "Einsum", "Cascade", "rank_root", "int_vars", "int_tensors", "expr_refs",
+    "expr_vars", "expr_children", "filter_vars", "filter_tensors", "mask_refs", "einsum_reads",
 ]
 
 _PARTITION = re.compile(r"^([A-Za-z_]+?)(\d+)$")
@@ -107,6 +109,16 @@ class IntCall(IntExpr):
         return f"{self.func}({', '.join(str(a) for a in self.args)})"
 
 
+@dataclass(frozen=True)
+class IntTensor(IntExpr):
+    """A tensor read as an integer, e.g. the per-head window ``W[h]`` in ``p - W[h] < m``."""
+
+    ref: TensorRef
+
+    def __str__(self) -> str:
+        return str(self.ref)
+
+
 def _wrap(expr: IntExpr, parent: str, right: bool) -> str:
     """Parenthesise a child only where precedence or associativity needs it."""
     text = str(expr)
@@ -132,7 +144,28 @@ def int_vars(expr: IntExpr) -> frozenset[str]:
         return int_vars(expr.left) | int_vars(expr.right)
     if isinstance(expr, IntCall):
         return frozenset().union(*(int_vars(a) for a in expr.args))
+    if isinstance(expr, IntTensor):
+        return frozenset().union(*(int_vars(i) for i in expr.ref.indices))
     return frozenset()
+
+
+def int_tensors(expr: IntExpr) -> tuple[TensorRef, ...]:
+    """Return the tensors an integer expression reads (``W[h]`` in ``p - W[h]``), left to right.
+
+    Examples
+    --------
+    >>> w = IntTensor(TensorRef("W", (Var("h"),)))
+    >>> [r.name for r in int_tensors(IntBinary("-", Var("p"), w))]
+    ['W']
+    """
+    if isinstance(expr, IntTensor):
+        nested = tuple(r for i in expr.ref.indices for r in int_tensors(i))
+        return (expr.ref,) + nested
+    if isinstance(expr, IntBinary):
+        return int_tensors(expr.left) + int_tensors(expr.right)
+    if isinstance(expr, IntCall):
+        return tuple(r for a in expr.args for r in int_tensors(a))
+    return ()
 
 
 # ----------------------------------------------------------------------------- values
@@ -177,14 +210,14 @@ class TensorRef(Expr):
 
 @dataclass(frozen=True)
 class Binary(Expr):
-    """A map operator between two operands: ``+ - * /``, ``max`` or ``min``."""
+    """A map operator between two operands: ``+ - * /``, ``max``, ``min`` or ``pow``."""
 
     op: str
     left: Expr
     right: Expr
 
     def __str__(self) -> str:
-        if self.op in ("max", "min"):
+        if self.op in ("max", "min", "pow"):
             return f"{self.op}({self.left}, {self.right})"
         return f"{_vwrap(self.left, self.op)} {self.op} {_vwrap(self.right, self.op, True)}"
 
@@ -219,6 +252,97 @@ def _vwrap(expr: Expr, parent: str, right: bool = False) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class IndexValue(Expr):
+    """An integer expression of rank variables used as a value: ALiBi's ``p + M - P - m``.
+
+    Index values are never empty and cost no ops themselves (the kernel computes them
+    from its loop counters); the arithmetic that uses them does.
+    """
+
+    expr: IntExpr
+
+    def __str__(self) -> str:
+        text = str(self.expr)
+        return f"({text})" if isinstance(self.expr, IntBinary) else text
+
+
+@dataclass(frozen=True)
+class Comparison(Expr):
+    """A chain of value comparisons ``a op b [op c ...]``: 1 where all hold, else 0."""
+
+    operands: tuple[Expr, ...]
+    ops: tuple[str, ...]
+
+    def __str__(self) -> str:
+        parts = [str(self.operands[0])]
+        for op, operand in zip(self.ops, self.operands[1:]):
+            parts += [op, str(operand)]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Logic(Expr):
+    """``and`` / ``or`` of comparisons (``op`` is ``and``, ``or`` or ``not`` with one part)."""
+
+    op: str
+    parts: tuple[Expr, ...]
+
+    def __str__(self) -> str:
+        if self.op == "not":
+            return f"not ({self.parts[0]})"
+        return f" {self.op} ".join(f"({p})" for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Where(Expr):
+    """``where(cond, a, b)``: ``a`` where ``cond`` is non-zero, else ``b``.
+
+    A point is empty where ``cond`` is empty or the chosen branch is.
+    """
+
+    cond: Expr
+    then: Expr
+    other: Expr
+
+    def __str__(self) -> str:
+        return f"where({self.cond}, {self.then}, {self.other})"
+
+
+def expr_children(expr: Expr) -> tuple[Expr, ...]:
+    """Direct sub-expressions of a value expression.
+
+    Examples
+    --------
+    >>> [str(c) for c in expr_children(Binary("+", Num(1.0), SizeRef("E")))]
+    ['1', 'E']
+    """
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Call):
+        return (expr.arg,)
+    if isinstance(expr, (Comparison,)):
+        return expr.operands
+    if isinstance(expr, Logic):
+        return expr.parts
+    if isinstance(expr, Where):
+        return (expr.cond, expr.then, expr.other)
+    return ()
+
+
+def expr_vars(expr: Expr) -> frozenset[str]:
+    """Rank variables an expression uses as values (``m`` in ``SLOPE * (m - p)``).
+
+    Examples
+    --------
+    >>> sorted(expr_vars(Binary("*", SizeRef("S"), IndexValue(IntBinary("-", Var("m"), Var("p"))))))
+    ['m', 'p']
+    """
+    if isinstance(expr, IndexValue):
+        return int_vars(expr.expr)
+    return frozenset().union(*(expr_vars(c) for c in expr_children(expr)))
+
+
 def expr_refs(expr: Expr) -> tuple[TensorRef, ...]:
     """Return the tensor references of an expression, left to right.
 
@@ -230,11 +354,7 @@ def expr_refs(expr: Expr) -> tuple[TensorRef, ...]:
     """
     if isinstance(expr, TensorRef):
         return (expr,)
-    if isinstance(expr, Binary):
-        return expr_refs(expr.left) + expr_refs(expr.right)
-    if isinstance(expr, Call):
-        return expr_refs(expr.arg)
-    return ()
+    return tuple(r for c in expr_children(expr) for r in expr_refs(c))
 
 
 # ----------------------------------------------------------------------------- filters
@@ -306,7 +426,50 @@ def filter_vars(flt: Filter) -> frozenset[str]:
     return frozenset()
 
 
+def filter_tensors(flt: Filter) -> tuple[TensorRef, ...]:
+    """Return every tensor a filter reads: mask tensors and tensors inside comparisons.
+
+    Examples
+    --------
+    >>> w = IntTensor(TensorRef("W", (Var("h"),)))
+    >>> [r.name for r in filter_tensors(Compare((IntBinary("-", Var("p"), w), Var("m")), ("<",)))]
+    ['W']
+    """
+    if isinstance(flt, Compare):
+        return tuple(r for o in flt.operands for r in int_tensors(o))
+    if isinstance(flt, BoolOp):
+        return tuple(r for p in flt.parts for r in filter_tensors(p))
+    if isinstance(flt, Not):
+        return filter_tensors(flt.part)
+    if isinstance(flt, MaskRef):
+        return (flt.ref,) + tuple(r for i in flt.ref.indices for r in int_tensors(i))
+    return ()
+
+
 # ----------------------------------------------------------------------------- cascade
+@dataclass(frozen=True)
+class Partition:
+    """A rank split by index arithmetic: ``K[e, s*MS + m1*M0 + m0]`` splits ``M`` into S, M1, M0.
+
+    Attributes
+    ----------
+    root : str
+        The rank of the tensor position (``M``).
+    parts : tuple of str
+        The ranks of the variables, outermost first (``("S", "M1", "M0")``).
+    strides : tuple of IntExpr
+        The coefficient of each part (``MS``, ``M0``, ``1``).
+    """
+
+    root: str
+    parts: tuple[str, ...]
+    strides: tuple[IntExpr, ...]
+
+    def __str__(self) -> str:
+        terms = [p if str(s) == "1" else f"{p}*{s}" for p, s in zip(self.parts, self.strides)]
+        return f"{self.root} = {' + '.join(terms)}"
+
+
 @dataclass(frozen=True)
 class Stop:
     """A stopping condition ``⋄ : var >= extent`` for an iterative rank variable."""
@@ -403,10 +566,39 @@ class Cascade:
     declared_sizes: tuple[tuple[str, int], ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
     source: str = field(default="<string>", compare=False)
+    partitions: tuple[Partition, ...] = ()
+    size_exprs: tuple[tuple[str, IntExpr], ...] = ()
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         """Return a header value (``# key: value``) or ``default``."""
         return dict(self.metadata).get(key, default)
+
+    def parts_of(self, rank: str) -> frozenset[str]:
+        """Ranks that partition ``rank``, directly or through nested partitions."""
+        out: set[str] = set()
+        frontier = [rank]
+        while frontier:
+            current = frontier.pop()
+            for partition in self.partitions:
+                if partition.root == current:
+                    fresh = set(partition.parts) - out
+                    out |= fresh
+                    frontier.extend(fresh)
+        return frozenset(out)
+
+    def family(self, rank: str) -> frozenset[str]:
+        """``rank`` and every rank that partitions it (``M`` → ``{M, M1, M0}``).
+
+        Derived from index arithmetic such as ``K[e, m1*M0+m0]``, never from names.
+        """
+        return frozenset({rank}) | self.parts_of(rank)
+
+    def roots_of(self, rank: str) -> frozenset[str]:
+        """The unpartitioned ranks that ``rank`` is part of (itself when it is none's part)."""
+        parents = {p.root for p in self.partitions if rank in p.parts}
+        if not parents:
+            return frozenset({rank})
+        return frozenset().union(*(self.roots_of(parent) for parent in parents))
 
     @property
     def produced(self) -> frozenset[str]:
@@ -418,8 +610,7 @@ class Cascade:
         """Tensors read but never written, in order of first use."""
         seen: dict[str, None] = {}
         for einsum in self.einsums:
-            refs = expr_refs(einsum.expr) + mask_refs(einsum.filters)
-            for ref in refs:
+            for ref in einsum_reads(einsum):
                 if ref.name not in self.produced:
                     seen.setdefault(ref.name, None)
         return tuple(seen)
@@ -427,7 +618,7 @@ class Cascade:
     @property
     def outputs(self) -> tuple[str, ...]:
         """Tensors written but never read (the cascade's results)."""
-        read = {r.name for e in self.einsums for r in expr_refs(e.expr) + mask_refs(e.filters)}
+        read = {r.name for e in self.einsums for r in einsum_reads(e)}
         return tuple(dict.fromkeys(e.name for e in self.einsums if e.name not in read))
 
     def rank_of(self, var: str) -> str:
@@ -447,6 +638,23 @@ class Cascade:
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.einsums) + "".join(f"\n{s}" for s in self.stops)
+
+
+def einsum_reads(einsum: Einsum) -> tuple[TensorRef, ...]:
+    """Every tensor an Einsum reads: operands, tensors inside indices, and filter tensors.
+
+    Examples
+    --------
+    >>> from einsum import parse
+    >>> e = parse("S[h,m,p] = Q[e,h,p] * K[e,m] : p - W[h] < m").einsums[0]
+    >>> [r.name for r in einsum_reads(e)]
+    ['Q', 'K', 'W']
+    """
+    refs = list(expr_refs(einsum.expr))
+    refs += [t for r in list(refs) for i in r.indices for t in int_tensors(i)]
+    refs += [t for i in einsum.output.indices for t in int_tensors(i)]
+    refs += [t for f in einsum.filters for t in filter_tensors(f)]
+    return tuple(refs)
 
 
 def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:

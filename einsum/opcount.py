@@ -5,8 +5,12 @@ Counting rules (one "op" per iteration-space point, the Timeloop/FuseMax convent
 * each map operator in the right-hand side costs one op of its kind per point:
   ``*`` → ``mul``, ``/`` → ``div``, ``+``/``-`` → ``add``, ``max``/``min`` → ``max``,
   a unary function → its own kind (``exp``, ``log``, ``sigmoid``, …; ``relu`` →
-  ``max``); ``exp(a - b)`` (sub-then-exp) → one ``exp`` and one ``add``;
-* sub-expressions made only of constants (``1/sqrt(E)``) are folded: no ops;
+  ``max``; ``softplus`` → ``exp + log + add``); ``exp(a - b)`` (sub-then-exp) → one
+  ``exp`` and one ``add``; ``pow(a, b)`` → ``exp + mul`` (+ ``log`` unless ``a`` is a
+  constant); a comparison → ``cmp``, ``where`` → ``select``;
+* sub-expressions made only of constants (``1/sqrt(E)``) are folded: no ops; a rank
+  variable used as a value (``m - p``) is an index the loop counters give, so it costs
+  nothing until arithmetic combines it with data;
 * a reduction costs one op per point (``add`` for +, ``max`` for max/min), except
   that a product reduced by + is a multiply-accumulate: one ``mac`` replaces the
   ``mul`` and the ``add`` (so ``QK[m,p] = Q[e,p] * K[e,m]`` is ``E*M*P`` macs);
@@ -36,17 +40,24 @@ from einsum.model import (
     Call,
     Cascade,
     Compare,
+    Comparison,
     Einsum,
     Expr,
     Filter,
+    IndexValue,
     IntBinary,
     IntCall,
     IntExpr,
+    IntTensor,
+    Logic,
     MaskRef,
     Not,
     TensorRef,
     Var,
+    Where,
+    expr_children,
     expr_refs,
+    expr_vars,
     filter_vars,
 )
 from einsum.sizes import resolve_sizes
@@ -56,7 +67,7 @@ __all__ = ["EinsumOps", "Density", "OpCounts", "op_counts", "filter_density", "O
 
 #: Op kinds in display order (others, e.g. ``sigmoid``, follow alphabetically).
 OP_KINDS = ("mac", "mul", "add", "max", "div", "exp")
-_UNARY_KIND = {"relu": "max", "abs": "max", "neg": None}
+_UNARY_KINDS = {"relu": ("max",), "abs": ("max",), "neg": (), "softplus": ("exp", "log", "add")}
 _BINARY_KIND = {"*": "mul", "/": "div", "+": "add", "-": "add", "max": "max", "min": "max"}
 
 
@@ -182,25 +193,43 @@ def _is_product(expr: Expr) -> bool:
     return isinstance(expr, Binary) and expr.op == "*" and bool(expr_refs(expr))
 
 
+def _varies(expr: Expr) -> bool:
+    """True unless the expression is a constant (no tensor, no rank variable as a value)."""
+    return bool(expr_refs(expr)) or bool(expr_vars(expr))
+
+
+def _add(counts: dict[str, float], kind: str, amount: float = 1) -> None:
+    counts[kind] = counts.get(kind, 0) + amount
+
+
 def _count(expr: Expr, counts: dict[str, float]) -> None:
-    if not expr_refs(expr):
-        return  # constants fold
-    if isinstance(expr, Binary):
-        kind = _BINARY_KIND[expr.op]
-        counts[kind] = counts.get(kind, 0) + 1
-        _count(expr.left, counts)
-        _count(expr.right, counts)
+    if not _varies(expr) or isinstance(expr, IndexValue):
+        return  # constants fold; index values come from the loop counters
+    if isinstance(expr, Binary) and expr.op == "pow":
+        # a^b = exp(b * ln a): ln a folds when the base is a constant (a decay factor)
+        _add(counts, "exp")
+        _add(counts, "mul")
+        if _varies(expr.left):
+            _add(counts, "log")
+    elif isinstance(expr, Binary):
+        _add(counts, _BINARY_KIND[expr.op])
     elif isinstance(expr, Call):
         if expr.is_sub_exp:
-            counts["exp"] = counts.get("exp", 0) + 1
-            counts["add"] = counts.get("add", 0) + 1
+            _add(counts, "exp")
+            _add(counts, "add")
             _count(expr.arg.left, counts)  # type: ignore[attr-defined]
             _count(expr.arg.right, counts)  # type: ignore[attr-defined]
             return
-        kind = _UNARY_KIND.get(expr.func, expr.func)
-        if kind:
-            counts[kind] = counts.get(kind, 0) + 1
-        _count(expr.arg, counts)
+        for kind in _UNARY_KINDS.get(expr.func, (expr.func,)):
+            _add(counts, kind)
+    elif isinstance(expr, Comparison):
+        _add(counts, "cmp", len(expr.ops))
+    elif isinstance(expr, Logic):
+        _add(counts, "cmp", max(len(expr.parts) - 1, 1))
+    elif isinstance(expr, Where):
+        _add(counts, "select")
+    for child in expr_children(expr):
+        _count(child, counts)
 
 
 # ----------------------------------------------------------------------------- sparsity
@@ -217,9 +246,15 @@ def _expr_support(expr: Expr, support: dict[str, frozenset[Filter]],
     if isinstance(expr, Binary):
         left = _expr_support(expr.left, support, cascade)
         right = _expr_support(expr.right, support, cascade)
-        if expr.op in ("*", "/"):
+        if expr.op in ("*", "/", "pow"):
             return left | right
         return left & right if expr_refs(expr.left) and expr_refs(expr.right) else frozenset()
+    if isinstance(expr, Where):
+        cond = _expr_support(expr.cond, support, cascade)
+        return cond | (_expr_support(expr.then, support, cascade)
+                       & _expr_support(expr.other, support, cascade))
+    if isinstance(expr, (Comparison, Logic)):
+        return frozenset().union(*(_expr_support(c, support, cascade) for c in expr_children(expr)))
     return frozenset()
 
 
@@ -259,6 +294,9 @@ def _rename_int(expr: IntExpr, mapping: dict[str, str]) -> IntExpr:
         return IntBinary(expr.op, _rename_int(expr.left, mapping), _rename_int(expr.right, mapping))
     if isinstance(expr, IntCall):
         return IntCall(expr.func, tuple(_rename_int(a, mapping) for a in expr.args))
+    if isinstance(expr, IntTensor):
+        ref = expr.ref
+        return IntTensor(TensorRef(ref.name, tuple(_rename_int(i, mapping) for i in ref.indices)))
     return expr
 
 

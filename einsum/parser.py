@@ -5,13 +5,16 @@ The grammar, one statement per line (``#`` starts a comment)::
     einsum   := tensor '=' expr [':' filter] ['::' reduce] [':' filter]
     tensor   := NAME ['[' [index (',' index)*] ']']
     index    := intexpr [':' filter]              # a filtering rank expression
-    expr     := sums and products of tensors, numbers, size symbols and
-                calls: exp(x), e^(x), sigmoid(x), max(a, b), ...
+    expr     := sums and products of tensors, numbers, size symbols, rank variables
+                used as values (m - p), powers (a ^ b), comparisons (a < b is 1 or 0)
+                and calls: exp(x), e^(x), sigmoid(x), max(a, b), pow(a, b),
+                where(cond, a, b), ...
     reduce   := ['∨' vars] op ['(' vars | '∪' ')']   # e.g. max(m), ∨m max(∪)
     filter   := comparisons (chains allowed: p - W < m <= p) joined by and/or/not,
-                or a mask tensor such as BM[p//BS, m//BS]
+                or a mask tensor such as BM[p//BS, m//BS]; integer expressions
+                may read tensors (p - W[h] < m)
     stop     := ('⋄' | 'stop') [':'] var '>=' intexpr
-    ranks    := 'ranks' [':'] NAME '=' INT ...    # optional declared sizes
+    ranks    := 'ranks' [':'] NAME '=' intexpr ... # declared sizes: M=1024, I=M0
     inputs   := 'inputs' [':'] tensor ...         # optional declared inputs
     section  := 'Initialization:' | 'Extended Einsums:'
 
@@ -30,12 +33,15 @@ from einsum.model import (
     BoolOp,
     Call,
     Compare,
+    Comparison,
     Expr,
     Filter,
     IntBinary,
     IntCall,
     IntConst,
     IntExpr,
+    IntTensor,
+    Logic,
     MaskRef,
     Not,
     Num,
@@ -43,17 +49,23 @@ from einsum.model import (
     Stop,
     TensorRef,
     Var,
+    Where,
+    int_tensors,
+    int_vars,
 )
 
 __all__ = ["RawEinsum", "RawCascade", "parse_text", "UNARY_FUNCTIONS", "Bare"]
 
 #: Unary functions the value language knows (executor and op counter agree on these).
-UNARY_FUNCTIONS = ("exp", "log", "sqrt", "sigmoid", "tanh", "relu", "elu", "abs", "neg")
+UNARY_FUNCTIONS = ("exp", "log", "sqrt", "sigmoid", "tanh", "relu", "elu", "abs", "neg",
+                   "softplus")
+#: Functions of two or three operands.
+_MULTI_FUNCTIONS = {"max": 2, "min": 2, "pow": 2, "where": 3}
 _INT_FUNCTIONS = {"min": 2, "max": 2, "abs": 1, "clamp": 3}
 _REDUCE_OPS = {"+": "+", "sum": "+", "add": "+", "max": "max", "min": "min"}
 _COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 _SECTIONS = {"initialization": "init", "init": "init", "extended": "body", "body": "body"}
-_META_KEYS = ("name", "title", "source", "passes", "reference", "sizes", "rank", "notes")
+_META_KEYS = ("name", "title", "source", "passes", "reference", "sizes", "rank", "query", "notes")
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ class RawCascade:
     source: str
     einsums: list[RawEinsum] = field(default_factory=list)
     stops: list[Stop] = field(default_factory=list)
-    sizes: list[tuple[str, int, int]] = field(default_factory=list)  # (name, value, line)
+    sizes: list[tuple[str, IntExpr, int]] = field(default_factory=list)  # (name, value, line)
     inputs: list[TensorRef] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -194,7 +206,7 @@ def _stop(cur: _Cursor) -> Stop:
     return Stop(tok.text, _intexpr(cur), cur.line)
 
 
-def _sizes(cur: _Cursor) -> list[tuple[str, int, int]]:
+def _sizes(cur: _Cursor) -> list[tuple[str, IntExpr, int]]:
     cur.take()
     cur.accept(":")
     out = []
@@ -203,10 +215,14 @@ def _sizes(cur: _Cursor) -> list[tuple[str, int, int]]:
         if name.kind != "NAME" or not name.text[0].isupper():
             cur.error("expected a size such as M=1024", name)
         cur.expect("=", "'=' after a rank name")
-        value = cur.take()
-        if value.kind != "NUM" or not value.text.isdigit() or int(value.text) <= 0:
-            cur.error("expected a positive integer size", value)
-        out.append((name.text, int(value.text), cur.line))
+        value_tok = cur.tok
+        value = _intexpr(cur)
+        if isinstance(value, IntConst) and value.value <= 0:
+            cur.error("expected a positive integer size", value_tok)
+        if int_vars(value) or int_tensors(value):
+            cur.error("expected a size: an integer or an expression of sizes such as M0 or 2*W",
+                      value_tok)
+        out.append((name.text, value, cur.line))
         cur.accept(",")
     return out
 
@@ -283,6 +299,36 @@ def _tensor(cur: _Cursor, allow_filters: bool = True) -> TensorRef:
 
 # ----------------------------------------------------------------------------- values
 def _expr(cur: _Cursor) -> Expr:
+    """A value: ``or`` of ``and`` of comparisons of sums (comparisons give 1 or 0)."""
+    parts = [_logic_and(cur)]
+    while cur.accept("or", "|"):
+        parts.append(_logic_and(cur))
+    return parts[0] if len(parts) == 1 else Logic("or", tuple(parts))
+
+
+def _logic_and(cur: _Cursor) -> Expr:
+    parts = [_logic_not(cur)]
+    while cur.accept("and", "&"):
+        parts.append(_logic_not(cur))
+    return parts[0] if len(parts) == 1 else Logic("and", tuple(parts))
+
+
+def _logic_not(cur: _Cursor) -> Expr:
+    if cur.accept("not", "!"):
+        return Logic("not", (_logic_not(cur),))
+    return _value_compare(cur)
+
+
+def _value_compare(cur: _Cursor) -> Expr:
+    operands = [_sum(cur)]
+    ops: list[str] = []
+    while cur.tok.text in _COMPARE:
+        ops.append(cur.take().text)
+        operands.append(_sum(cur))
+    return operands[0] if not ops else Comparison(tuple(operands), tuple(ops))
+
+
+def _sum(cur: _Cursor) -> Expr:
     node = _term(cur)
     while cur.tok.text in ("+", "-"):
         op = cur.take().text
@@ -304,7 +350,15 @@ def _unary(cur: _Cursor) -> Expr:
         if isinstance(operand, Num):
             return Num(-operand.value)
         return Call("neg", operand)
-    return _atom(cur)
+    return _power(cur)
+
+
+def _power(cur: _Cursor) -> Expr:
+    """``a ^ b`` and ``a ** b`` (right-associative, tighter than unary minus on the left)."""
+    base = _atom(cur)
+    if cur.accept("^", "**"):
+        return Binary("pow", base, _unary(cur))
+    return base
 
 
 def _atom(cur: _Cursor) -> Expr:
@@ -334,14 +388,17 @@ def _call(cur: _Cursor) -> Expr:
     tok = cur.take()
     cur.expect("(", "'('")
     func = tok.text
-    if func in ("max", "min"):
-        left = _expr(cur)
-        cur.expect(",", f"',' between the two operands of {func}")
-        right = _expr(cur)
-        cur.expect(")", "')'")
-        return Binary(func, left, right)
+    if func in _MULTI_FUNCTIONS:
+        args = [_expr(cur)]
+        for _ in range(_MULTI_FUNCTIONS[func] - 1):
+            cur.expect(",", f"',' between the {_MULTI_FUNCTIONS[func]} operands of {func}")
+            args.append(_expr(cur))
+        cur.expect(")", f"')' closing {func}( after {_MULTI_FUNCTIONS[func]} operands")
+        if func == "where":
+            return Where(*args)
+        return Binary(func, args[0], args[1])
     if func not in UNARY_FUNCTIONS:
-        known = ", ".join(UNARY_FUNCTIONS + ("max", "min"))
+        known = ", ".join(UNARY_FUNCTIONS + tuple(_MULTI_FUNCTIONS))
         cur.error(f"unknown function {func!r} (known: {known})", tok)
     arg = _expr(cur)
     cur.expect(")", f"')' closing {func}(")
@@ -387,6 +444,9 @@ def _intatom(cur: _Cursor) -> IntExpr:
         cur.error("expected a rank variable, size or integer", tok)
     if cur.tok.text == "(":
         return _intcall(cur, tok)
+    if cur.tok.text == "[":
+        cur.pos -= 1  # re-read the name as a tensor reference
+        return IntTensor(_tensor(cur, allow_filters=False))
     return Var(tok.text) if tok.text[0].islower() else Size(tok.text)
 
 
@@ -426,8 +486,6 @@ def _filter_not(cur: _Cursor) -> Filter:
 
 def _filter_atom(cur: _Cursor) -> Filter:
     tok = cur.tok
-    if tok.kind == "NAME" and tok.text[0].isupper() and cur.peek().text == "[":
-        return MaskRef(_tensor(cur, allow_filters=False))
     if tok.text == "(":
         start = cur.pos
         try:
@@ -448,5 +506,8 @@ def _comparison(cur: _Cursor) -> Filter:
         ops.append(cur.take().text)
         operands.append(_intexpr(cur))
     if not ops:
-        cur.error("expected a comparison (<, <=, >, >=, ==, !=) in a filter")
+        if isinstance(operands[0], IntTensor):
+            return MaskRef(operands[0].ref)  # a mask tensor: kept where non-zero
+        cur.error("expected a comparison (<, <=, >, >=, ==, !=) or a mask tensor such as "
+                  "BM[p // PB, m // MB] in a filter")
     return Compare(tuple(operands), tuple(ops))

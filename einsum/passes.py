@@ -17,7 +17,8 @@ from typing import NamedTuple
 import networkx as nx
 
 from einsum.graph import cascade_graph, forward_order, reads_of
-from einsum.model import Cascade, rank_root
+from einsum.model import Cascade
+from einsum.roles import rank_roles
 
 __all__ = ["Barrier", "PassReport", "pass_analysis"]
 
@@ -86,7 +87,8 @@ def pass_analysis(cascade: Cascade, rank: str | None = None) -> PassReport:
     ----------
     cascade : Cascade
     rank : str, optional
-        The pass rank; default the cascade's ``# rank:`` header, else ``m`` (keys).
+        The pass rank, any case; default the cascade's ``# rank:`` header, else the key
+        rank inferred from the cascade's structure (:func:`einsum.roles.rank_roles`).
 
     Returns
     -------
@@ -100,8 +102,8 @@ def pass_analysis(cascade: Cascade, rank: str | None = None) -> PassReport:
     >>> [b.tensor for b in pass_analysis(load("attention-3pass")).barriers]
     ['GM', 'SD']
     """
-    rank = (rank or cascade.meta("rank") or "m").upper()
-    graph = cascade_graph(cascade, rank.lower())
+    rank = (rank or rank_roles(cascade).key or "").upper()
+    graph = cascade_graph(cascade, rank)
     roots = _tensor_roots(cascade, graph, rank)
     levels: dict[str, int] = {}
     barriers: list[Barrier] = []
@@ -157,8 +159,9 @@ def _read_roots(graph: nx.DiGraph, label: str, roots: dict[str, frozenset[str]])
 def _tensor_roots(cascade: Cascade, graph: nx.DiGraph, rank: str) -> dict[str, frozenset[str]]:
     """For each tensor, the raw inputs carrying the pass rank that it derives from."""
     roots: dict[str, frozenset[str]] = {}
+    family = cascade.family(rank)
     for name in cascade.inputs:
-        has_rank = any(rank_root(r) == rank for r in cascade.ranks_of(name))
+        has_rank = any(r in family for r in cascade.ranks_of(name))
         roots[name] = frozenset((name,)) if has_rank else frozenset()
     for label in forward_order(graph):
         einsum = graph.nodes[label]["einsum"]

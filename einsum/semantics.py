@@ -19,20 +19,27 @@ from einsum.model import (
     Binary,
     Call,
     Cascade,
+    Comparison,
     Einsum,
     Expr,
+    IndexValue,
     IntBinary,
-    IntCall,
     IntConst,
     IntExpr,
+    Logic,
+    Num,
+    Partition,
     Size,
+    SizeRef,
     Stop,
     TensorRef,
     Var,
+    Where,
+    einsum_reads,
     expr_refs,
+    expr_vars,
     filter_vars,
     int_vars,
-    mask_refs,
     rank_root,
 )
 from einsum.parser import Bare, RawCascade, RawEinsum
@@ -93,14 +100,15 @@ def build_cascade(raw: RawCascade, name: str) -> Cascade:
     var_ranks = _var_ranks(raw.stops, iterative, src, einsums)
     built = tuple(_build_einsum(e, src) for e in einsums)
     built = _label(built, iterative, src)
-    tensor_ranks = _tensor_ranks(built, raw.inputs, var_ranks, iterative, src)
+    tensor_ranks, partitions = _rank_structure(built, raw.inputs, var_ranks, src)
     _check_declared_inputs(built, raw, src)
-    sizes = _declared_sizes(raw, src)
+    sizes, size_exprs = _declared_sizes(raw, partitions, src)
     cascade = Cascade(
         name=name, einsums=built, stops=tuple(raw.stops),
         var_ranks=tuple(sorted(var_ranks.items())), tensor_ranks=tuple(sorted(tensor_ranks.items())),
         iterative_vars=tuple(sorted(iterative)), declared_sizes=tuple(sorted(sizes.items())),
-        metadata=tuple(sorted(raw.metadata.items())), source=src,
+        metadata=tuple(sorted(raw.metadata.items())), source=src, partitions=partitions,
+        size_exprs=tuple(sorted(size_exprs.items())),
     )
     check_acyclic(cascade)
     return cascade
@@ -110,28 +118,89 @@ def build_cascade(raw: RawCascade, name: str) -> Cascade:
 def _resolve_bare_names(raw: RawCascade) -> list[RawEinsum]:
     tensors = {e.output.name for e in raw.einsums} | {r.name for r in raw.inputs}
     tensors |= {r.name for e in raw.einsums for r in expr_refs(e.expr) if r.indices}
+    variables = _index_variables(raw)
     out = []
     for einsum in raw.einsums:
-        expr = _resolve(einsum.expr, tensors, raw.source)
+        expr = _resolve(einsum.expr, _Names(tensors, variables, raw.source))
         out.append(dataclasses.replace(einsum, expr=expr))
     return out
 
 
-def _resolve(expr: Expr, tensors: set[str], src: str) -> Expr:
-    from einsum.model import SizeRef
+def _index_variables(raw: RawCascade) -> frozenset[str]:
+    """Every rank variable some index, filter or stop of the cascade mentions."""
+    found: set[str] = {stop.var for stop in raw.stops}
+    for einsum in raw.einsums:
+        refs = (einsum.output,) + expr_refs(einsum.expr)
+        found |= {v for r in refs for i in r.indices for v in int_vars(i)}
+        found |= {v for f in einsum.filters for v in filter_vars(f)}
+    return frozenset(found)
 
+
+class _Names(NamedTuple):
+    """What a bare identifier may resolve to."""
+
+    tensors: set[str]
+    variables: frozenset[str]
+    source: str
+
+
+def _resolve(expr: Expr, names: _Names) -> Expr:
+    """Resolve bare names and fold index arithmetic (``p + M - P - m``) into one IndexValue."""
     if isinstance(expr, Bare):
-        if expr.name in tensors:
-            return TensorRef(expr.name, (), expr.line, expr.column)
-        if expr.name[0].isupper():
-            return SizeRef(expr.name)
-        raise ParseError(f"unknown name {expr.name!r}: expected a tensor reference such as "
-                         f"{expr.name}[...] or an upper-case size symbol", src, expr.line, expr.column)
+        return _resolve_bare(expr, names)
     if isinstance(expr, Binary):
-        return Binary(expr.op, _resolve(expr.left, tensors, src), _resolve(expr.right, tensors, src))
+        left, right = _resolve(expr.left, names), _resolve(expr.right, names)
+        return _fold_index(expr.op, left, right) or Binary(expr.op, left, right)
     if isinstance(expr, Call):
-        return Call(expr.func, _resolve(expr.arg, tensors, src))
+        arg = _resolve(expr.arg, names)
+        if expr.func == "neg" and isinstance(arg, IndexValue):
+            return IndexValue(IntBinary("-", IntConst(0), arg.expr))
+        return Call(expr.func, arg)
+    if isinstance(expr, Comparison):
+        return Comparison(tuple(_resolve(o, names) for o in expr.operands), expr.ops)
+    if isinstance(expr, Logic):
+        return Logic(expr.op, tuple(_resolve(p, names) for p in expr.parts))
+    if isinstance(expr, Where):
+        return Where(*(_resolve(e, names) for e in (expr.cond, expr.then, expr.other)))
     return expr
+
+
+def _resolve_bare(expr: Bare, names: _Names) -> Expr:
+    if expr.name in names.tensors:
+        return TensorRef(expr.name, (), expr.line, expr.column)
+    if expr.name[0].isupper():
+        return SizeRef(expr.name)
+    if expr.name in names.variables:
+        return IndexValue(Var(expr.name))
+    raise ParseError(f"unknown name {expr.name!r}: not a tensor, a size symbol (upper case) or a "
+                     f"rank variable of this cascade; expected a tensor reference such as "
+                     f"{expr.name.upper()}[...], a size such as {expr.name.upper()}, or a rank "
+                     f"variable that some index uses", names.source, expr.line, expr.column)
+
+
+def _as_int(expr: Expr) -> IntExpr | None:
+    """The integer form of an index value, a size symbol or an integer literal."""
+    if isinstance(expr, IndexValue):
+        return expr.expr
+    if isinstance(expr, SizeRef):
+        return Size(expr.name)
+    if isinstance(expr, Binary) and expr.op in ("+", "-", "*"):
+        left, right = _as_int(expr.left), _as_int(expr.right)
+        return None if left is None or right is None else IntBinary(expr.op, left, right)
+    if isinstance(expr, Num) and expr.value == int(expr.value) and abs(expr.value) < 2**62:
+        return IntConst(int(expr.value)) if expr.value >= 0 else IntBinary(
+            "-", IntConst(0), IntConst(int(-expr.value)))
+    return None
+
+
+def _fold_index(op: str, left: Expr, right: Expr) -> IndexValue | None:
+    """``a op b`` as one index value when both are integer-valued and one involves a rank variable."""
+    if op not in ("+", "-", "*") or not (isinstance(left, IndexValue) or isinstance(right, IndexValue)):
+        return None
+    a, b = _as_int(left), _as_int(right)
+    if a is None or b is None:
+        return None
+    return IndexValue(IntBinary(op, a, b))
 
 
 # ----------------------------------------------------------------------------- ranks
@@ -167,56 +236,139 @@ def _var_ranks(stops: list[Stop], iterative: frozenset[str], src: str,
     return ranks
 
 
-def _position_rank(index: IntExpr, var_ranks: dict[str, str]) -> str | None:
-    """The rank an index ranges over: a variable's, or the root of a partition ``m1*M0+m0``."""
-    variables = int_vars(index)
-    if not variables or not _affine(index):
-        return None
-    ranks = {var_ranks.get(v, v.upper()) for v in variables}
-    if len(ranks) == 1:
-        return ranks.pop()
-    roots = {rank_root(r) for r in ranks}
-    return roots.pop() if len(roots) == 1 else None
+def _single_rank(index: IntExpr, var_ranks: dict[str, str]) -> str | None:
+    """The rank of an index that is one variable, ``v + c`` or ``v - c``."""
+    info = classify_index(index, frozenset())
+    if info.kind in ("var", "iter") and info.var is not None:
+        return var_ranks.get(info.var, info.var.upper())
+    return None
 
 
-def _tensor_ranks(einsums: tuple[Einsum, ...], inputs: list[TensorRef], var_ranks: dict[str, str],
-                  iterative: frozenset[str], src: str) -> dict[str, tuple[str, ...]]:
-    seen: dict[str, list[str | None]] = {}
-    where: dict[tuple[str, int], int] = {}
-    arity_line: dict[str, int] = {}
+def _linear_terms(index: IntExpr) -> list[tuple[str | None, IntExpr]] | None:
+    """``a*X + b*Y + c`` as ``[(a, X), (b, Y), (None, c)]``; None unless every term is positive.
+
+    A coefficient is an expression of sizes and integers (``M0``, ``M1*M0``, ``4``).
+    """
+    if isinstance(index, Var):
+        return [(index.name, IntConst(1))]
+    if not int_vars(index):
+        return [(None, index)]
+    if isinstance(index, IntBinary) and index.op == "+":
+        left, right = _linear_terms(index.left), _linear_terms(index.right)
+        return None if left is None or right is None else left + right
+    if isinstance(index, IntBinary) and index.op == "*":
+        for var_side, coef in ((index.left, index.right), (index.right, index.left)):
+            if isinstance(var_side, Var) and not int_vars(coef):
+                return [(var_side.name, coef)]
+    return None
+
+
+def _order_parts(terms: list[tuple[str, IntExpr]], var_ranks: dict[str, str],
+                 ) -> list[tuple[str, IntExpr]]:
+    """Order a partition's terms, outermost first.
+
+    The unit-stride term is innermost; a term whose stride is the product of the inner
+    extents comes next; the rest keep their written order, outside.
+    """
+    rank = {v: var_ranks.get(v, v.upper()) for v, _ in terms}
+    inner = [t for t in terms if str(t[1]) == "1"]
+    rest = [t for t in terms if str(t[1]) != "1"]
+    chain = inner[:1]
+    rest += inner[1:]
+    while rest:
+        extents = [rank[v] for v, _ in chain]
+        wanted = {"*".join(extents), "*".join(reversed(extents)), extents[-1] if extents else ""}
+        nxt = next((t for t in rest if str(t[1]).replace(" ", "") in wanted), None)
+        if nxt is None:
+            break
+        chain.append(nxt)
+        rest.remove(nxt)
+    return rest + list(reversed(chain))
+
+
+def _synthetic_root(parts: list[str]) -> str:
+    """A name for a rank that only composite indices address (``m1*M0 + m0`` → ``M``)."""
+    roots = {rank_root(p) for p in parts}
+    return roots.pop() if len(roots) == 1 else rank_root(parts[-1])
+
+
+def _collect_refs(einsums: tuple[Einsum, ...], inputs: list[TensorRef]) -> list[tuple[TensorRef, int]]:
     refs = [(r, r.line) for r in inputs]
     for einsum in einsums:
         refs.append((einsum.output, einsum.line))
-        refs += [(r, einsum.line) for r in expr_refs(einsum.expr) + mask_refs(einsum.filters)]
+        refs += [(r, einsum.line) for r in einsum_reads(einsum)]
+    return refs
+
+
+def _rank_structure(einsums: tuple[Einsum, ...], inputs: list[TensorRef], var_ranks: dict[str, str],
+                    src: str) -> tuple[dict[str, tuple[str, ...]], tuple[Partition, ...]]:
+    """Each tensor position's rank, and the partitions that index arithmetic declares.
+
+    A position indexed by one variable has that variable's rank. A position indexed by a
+    positive mixed-radix sum such as ``s*MS + m1*M0 + m0`` declares a partition of the
+    position's rank into the ranks of the variables (``S``, ``M1``, ``M0``); which ranks
+    form a rank's family is read from these partitions, never from names.
+    """
+    refs = _collect_refs(einsums, inputs)
+    candidates: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    composite: list[tuple[str, int, list[tuple[str, IntExpr]], int]] = []
+    arity: dict[str, tuple[int, int]] = {}
     for ref, line in refs:
-        ranks = seen.setdefault(ref.name, [None] * len(ref.indices))
-        arity_line.setdefault(ref.name, line)
-        if len(ranks) != len(ref.indices):
-            raise ParseError(f"tensor {ref.name} has {len(ref.indices)} indices here but "
-                             f"{len(ranks)} at line {arity_line[ref.name]}", src, line, ref.column)
+        count, first = arity.setdefault(ref.name, (len(ref.indices), line))
+        if count != len(ref.indices):
+            raise ParseError(f"tensor {ref.name} has {len(ref.indices)} indices here but {count} "
+                             f"at line {first}", src, line, ref.column)
         for pos, index in enumerate(ref.indices):
-            rank = _position_rank(index, var_ranks)
-            if rank is None:
+            rank = _single_rank(index, var_ranks)
+            if rank is not None:
+                candidates.setdefault((ref.name, pos), []).append((rank, line))
                 continue
-            if ranks[pos] is not None and ranks[pos] != rank and not _same_family(ranks[pos], rank):
-                raise ParseError(
-                    f"tensor {ref.name} position {pos} is indexed by rank {rank} here but by rank "
-                    f"{ranks[pos]} at line {where[(ref.name, pos)]} (inconsistent ranks)",
-                    src, line, ref.column)
-            if ranks[pos] is None or rank_root(rank) == rank:
-                ranks[pos], where[(ref.name, pos)] = rank, line
-    return {name: tuple(r or "?" for r in ranks) for name, ranks in seen.items()}
+            terms = _linear_terms(index)
+            var_terms = [(v, c) for v, c in terms or [] if v is not None]
+            if len(var_terms) >= 2:
+                composite.append((ref.name, pos, _order_parts(var_terms, var_ranks), line))
+    partitions, roots = _partitions(composite, candidates, var_ranks)
+    probe = Cascade("probe", (), (), (), (), (), partitions=partitions)
+    ranks = {name: [None] * count for name, (count, _) in arity.items()}
+    for (name, pos), found in candidates.items():
+        ranks[name][pos] = _unify(name, pos, found, probe, src, refs)
+    for (name, pos), root in roots.items():
+        if ranks[name][pos] is None:
+            ranks[name][pos] = root
+    return {name: tuple(r or "?" for r in rs) for name, rs in ranks.items()}, partitions
 
 
-def _affine(index: IntExpr) -> bool:
-    if isinstance(index, IntBinary):
-        return index.op in "+-*" and _affine(index.left) and _affine(index.right)
-    return not isinstance(index, IntCall)
+def _partitions(composite: list, candidates: dict, var_ranks: dict[str, str],
+                ) -> tuple[tuple[Partition, ...], dict[tuple[str, int], str]]:
+    """The distinct partitions, and the root rank of each composite position."""
+    out: dict[Partition, None] = {}
+    roots: dict[tuple[str, int], str] = {}
+    for name, pos, terms, _ in composite:
+        parts = [var_ranks.get(v, v.upper()) for v, _ in terms]
+        found = candidates.get((name, pos))
+        root = roots.get((name, pos)) or (found[0][0] if found else _synthetic_root(parts))
+        if root in parts:
+            continue
+        roots[(name, pos)] = root
+        out.setdefault(Partition(root, tuple(parts), tuple(c for _, c in terms)), None)
+    return tuple(out), roots
 
 
-def _same_family(a: str, b: str) -> bool:
-    """An iterative rank (``M1``) and its root (``M``) may index the same position."""
-    return rank_root(a) == rank_root(b)
+def _unify(name: str, pos: int, found: list[tuple[str, int]], cascade: Cascade, src: str,
+           refs: list) -> str:
+    """One rank for a position indexed by several references (a part may stand for its root)."""
+    best, best_line = found[0]
+    for rank, line in found[1:]:
+        if rank == best:
+            continue
+        if rank in cascade.family(best) or best in cascade.family(rank):
+            if best in cascade.family(rank):
+                best, best_line = rank, line
+            continue
+        column = next((r.column for r, ln in refs if ln == line and r.name == name), 1)
+        raise ParseError(f"tensor {name} position {pos} is indexed by rank {rank} here but by rank "
+                         f"{best} at line {best_line} (inconsistent ranks)", src, line, column)
+    return best
 
 
 # ----------------------------------------------------------------------------- einsums
@@ -230,7 +382,7 @@ def _build_einsum(raw: RawEinsum, src: str) -> Einsum:
         if info.var and info.var not in out_vars:
             out_vars.append(info.var)
     rhs_vars = [v for r in expr_refs(raw.expr) for i in r.indices for v in sorted(int_vars(i))]
-    space = list(dict.fromkeys(out_vars + rhs_vars))
+    space = list(dict.fromkeys(out_vars + rhs_vars + sorted(expr_vars(raw.expr))))
     for flt in raw.filters:
         stray = sorted(filter_vars(flt) - set(space))
         if stray:
@@ -290,35 +442,38 @@ def _check_declared_inputs(einsums: tuple[Einsum, ...], raw: RawCascade, src: st
         return
     known = {e.name for e in einsums} | {r.name for r in raw.inputs}
     for einsum in einsums:
-        for ref in expr_refs(einsum.expr) + mask_refs(einsum.filters):
+        for ref in einsum_reads(einsum):
             if ref.name not in known:
                 raise ParseError(f"unknown tensor {ref.name!r}: not an output of any Einsum nor a "
                                  f"declared input ({', '.join(r.name for r in raw.inputs)})",
                                  src, einsum.line, ref.column)
 
 
-def _declared_sizes(raw: RawCascade, src: str) -> dict[str, int]:
+def _declared_sizes(raw: RawCascade, partitions: tuple[Partition, ...], src: str,
+                    ) -> tuple[dict[str, int], dict[str, IntExpr]]:
+    """Integer sizes and size expressions (``I = M0``) of the ``ranks:`` lines, checked."""
     sizes: dict[str, int] = {}
+    exprs: dict[str, IntExpr] = {}
     lines: dict[str, int] = {}
     for name, value, line in raw.sizes:
-        if name in sizes and sizes[name] != value:
-            raise ParseError(f"rank {name} declared with inconsistent sizes {sizes[name]} "
-                             f"(line {lines[name]}) and {value}", src, line, 1)
-        sizes[name], lines[name] = value, line
-    for name, value in sizes.items():
-        root = rank_root(name)
-        if root == name or root not in sizes:
+        if isinstance(value, IntConst):
+            if name in sizes and sizes[name] != value.value:
+                raise ParseError(f"rank {name} declared with inconsistent sizes {sizes[name]} "
+                                 f"(line {lines[name]}) and {value.value}", src, line, 1)
+            sizes[name] = value.value
+        else:
+            exprs[name] = value
+        lines[name] = line
+    for partition in partitions:
+        known = [sizes.get(p) for p in partition.parts]
+        if partition.root not in sizes or known.count(None) or len(known) < 2:
             continue
-        sibling = _sibling(name, sizes)
-        if sibling and math.ceil(sizes[root] / sizes[sibling]) != value:
-            raise ParseError(f"rank {name}={value} is inconsistent with {root}={sizes[root]} and "
-                             f"{sibling}={sizes[sibling]} (expected {name} = ceil({root}/{sibling}) "
-                             f"= {math.ceil(sizes[root] / sizes[sibling])})", src, lines[name], 1)
-    return sizes
-
-
-def _sibling(name: str, sizes: dict[str, int]) -> str | None:
-    """The other half of a two-way partition (``M1`` ↔ ``M0``)."""
-    root = rank_root(name)
-    others = [n for n in sizes if n != name and n != root and rank_root(n) == root]
-    return others[0] if len(others) == 1 else None
+        inner = math.prod(known[1:])
+        expected = math.ceil(sizes[partition.root] / inner)
+        if known[0] != expected:
+            raise ParseError(
+                f"rank {partition.parts[0]}={known[0]} is inconsistent with {partition.root}="
+                f"{sizes[partition.root]} split as {partition} (expected {partition.parts[0]} = "
+                f"ceil({partition.root}/{'*'.join(partition.parts[1:])}) = {expected})",
+                src, lines[partition.parts[0]], 1)
+    return sizes, exprs

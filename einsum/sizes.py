@@ -8,13 +8,13 @@ once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from einsum.errors import ShapeError
-from einsum.model import Cascade, IntBinary, IntCall, IntConst, IntExpr, Size, Var, rank_root
+from einsum.model import Cascade, IntBinary, IntCall, IntConst, IntExpr, IntTensor, Partition, Size, Var
 
 __all__ = ["resolve_sizes", "parse_size_assignments", "eval_int", "var_size"]
 
@@ -75,21 +75,59 @@ def resolve_sizes(cascade: Cascade, sizes: Mapping[str, Any] | None = None,
 
 
 def _derive_partitions(cascade: Cascade, sizes: dict[str, Any]) -> None:
-    ranks = {cascade.rank_of(v) for e in cascade.einsums for v in e.iteration_vars}
-    for rank in sorted(ranks):
-        root = rank_root(rank)
-        if rank in sizes or root == rank or root not in sizes:
-            continue
-        siblings = [r for r in ranks if r != rank and rank_root(r) == root and r in sizes]
-        if len(siblings) == 1:
-            sizes[rank] = -(-sizes[root] // sizes[siblings[0]])
-    for stop in cascade.stops:
-        rank = cascade.rank_of(stop.var)
-        if rank not in sizes:
+    """Fill sizes that follow from the others: size expressions, partitions and stops.
+
+    A partition ``M = M1*M0 + m0`` (mixed radix) with its root and all parts but one known
+    gives the missing part as ``ceil(M / product of the others)``; a stride written as one
+    size symbol (``MS`` in ``s*MS + m1*M0 + m0``) is the product of the inner parts.
+    """
+    for _ in range(4 + 2 * len(cascade.partitions) + len(cascade.size_exprs)):
+        changed = _derive_expressions(cascade, sizes)
+        for partition in cascade.partitions:
+            changed |= _derive_partition(partition, sizes)
+        for stop in cascade.stops:
+            rank = cascade.rank_of(stop.var)
+            if rank not in sizes:
+                try:
+                    sizes[rank] = eval_int(stop.extent, {}, sizes)
+                    changed = True
+                except ShapeError:
+                    pass
+        if not changed:
+            return
+
+
+def _derive_expressions(cascade: Cascade, sizes: dict[str, Any]) -> bool:
+    changed = False
+    for name, expr in cascade.size_exprs:
+        if name not in sizes:
             try:
-                sizes[rank] = eval_int(stop.extent, {}, sizes)
+                sizes[name] = eval_int(expr, {}, sizes)
+                changed = True
             except ShapeError:
                 pass
+    return changed
+
+
+def _derive_partition(partition: Partition, sizes: dict[str, Any]) -> bool:
+    changed = False
+    missing = [p for p in partition.parts if p not in sizes]
+    if partition.root in sizes and len(missing) == 1:
+        others = [sizes[p] for p in partition.parts if p != missing[0]]
+        product = 1
+        for value in others:
+            product = product * value
+        sizes[missing[0]] = -(-sizes[partition.root] // product)
+        changed = True
+    for position, stride in enumerate(partition.strides):
+        inner = partition.parts[position + 1:]
+        if isinstance(stride, Size) and stride.name not in sizes and all(p in sizes for p in inner):
+            product = 1
+            for p in inner:
+                product = product * sizes[p]
+            sizes[stride.name] = product
+            changed = True
+    return changed
 
 
 def var_size(cascade: Cascade, var: str, sizes: Mapping[str, Any]) -> Any:
@@ -106,8 +144,12 @@ _INT_OPS = {
 }
 
 
-def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any]) -> Any:
+def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any],
+             gather: Callable[[IntTensor, Mapping[str, Any]], Any] | None = None) -> Any:
     """Evaluate an integer expression with variables from ``env`` and sizes from ``sizes``.
+
+    ``gather(node, env)`` reads a tensor inside the expression (``W[h]``); without it such
+    an expression is an error.
 
     Examples
     --------
@@ -125,9 +167,14 @@ def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any]) ->
             raise ShapeError(f"size {expr.name} is unknown; give it, e.g. --size {expr.name}=64")
         return sizes[expr.name]
     if isinstance(expr, IntBinary):
-        return _INT_OPS[expr.op](eval_int(expr.left, env, sizes), eval_int(expr.right, env, sizes))
+        return _INT_OPS[expr.op](eval_int(expr.left, env, sizes, gather),
+                                 eval_int(expr.right, env, sizes, gather))
+    if isinstance(expr, IntTensor):
+        if gather is None:
+            raise ShapeError(f"{expr} reads a tensor; its values are needed here")
+        return gather(expr, env)
     if isinstance(expr, IntCall):
-        args = [eval_int(a, env, sizes) for a in expr.args]
+        args = [eval_int(a, env, sizes, gather) for a in expr.args]
         if expr.func == "abs":
             return np.abs(args[0])
         if expr.func == "clamp":
