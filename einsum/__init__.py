@@ -24,6 +24,7 @@ from einsum.model import Cascade, Einsum
 from einsum.opcount import Density, EinsumOps, OpCounts, filter_density, op_counts
 from einsum.passes import Barrier, PassReport, pass_analysis
 from einsum.reference import REFERENCES, get_reference
+from einsum.roles import RankRoles, rank_roles
 from einsum.sizes import parse_size_assignments, resolve_sizes
 from einsum.symbolic import Poly, SymMax
 
@@ -34,5 +35,5 @@ __all__ = [
     "op_counts", "OpCounts", "EinsumOps", "Density", "filter_density",
     "live_footprint", "Footprint", "footprint_value",
     "evaluate", "check_cascade", "CheckResult", "random_inputs", "REFERENCES", "get_reference",
-    "resolve_sizes", "parse_size_assignments", "Poly", "SymMax",
+    "resolve_sizes", "parse_size_assignments", "Poly", "SymMax", "RankRoles", "rank_roles",
 ]
