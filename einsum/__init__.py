@@ -20,6 +20,8 @@ from einsum.footprint import Footprint, footprint_value, live_footprint
 from einsum.frontend import load, parse
 from einsum.graph import cascade_graph
 from einsum.library import library_names
+from einsum.lint import LintWarning, lint
+from einsum.masking import MASKS, with_mask
 from einsum.model import Cascade, Einsum
 from einsum.opcount import Density, EinsumOps, OpCounts, filter_density, op_counts
 from einsum.passes import Barrier, PassReport, pass_analysis
@@ -36,4 +38,5 @@ __all__ = [
     "live_footprint", "Footprint", "footprint_value",
     "evaluate", "check_cascade", "CheckResult", "random_inputs", "REFERENCES", "get_reference",
     "resolve_sizes", "parse_size_assignments", "Poly", "SymMax", "RankRoles", "rank_roles",
+    "lint", "LintWarning", "MASKS", "with_mask",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from einsum.errors import ShapeError
 from einsum.executor import evaluate
 from einsum.model import Cascade
-from einsum.reference import Named, get_reference
+from einsum.reference import REFERENCES, Named, get_reference
 from einsum.sizes import parse_size_assignments, resolve_sizes
 
 __all__ = ["CheckResult", "check_cascade", "random_inputs"]
@@ -62,6 +62,14 @@ def random_inputs(cascade: Cascade, sizes: Mapping[str, int], seed: int = 0) -> 
     return out
 
 
+def _how_to_reference() -> str:
+    """What to write so a cascade has a direct definition (one line, names the known ones)."""
+    return (f"write the header line '# reference: NAME' with NAME one of {', '.join(sorted(REFERENCES))}; "
+            f"for a new variant, write its direct numpy definition and register it with "
+            f"einsum.reference.register_reference(Reference(NAME, description, compute)), for a "
+            f"built-in in _register_all() of einsum/reference.py")
+
+
 def check_cascade(cascade: Cascade, sizes: Mapping[str, int] | None = None,
                   seed: int = 0) -> CheckResult:
     """Run the executor and the direct definition on the same random inputs.
@@ -72,7 +80,8 @@ def check_cascade(cascade: Cascade, sizes: Mapping[str, int] | None = None,
     Raises
     ------
     ShapeError
-        If the cascade names no reference, or sizes are missing or inconsistent.
+        If the cascade names no reference or an unknown one (the message lists the known
+        references and how to add one), or sizes are missing or inconsistent.
 
     Examples
     --------
@@ -82,12 +91,12 @@ def check_cascade(cascade: Cascade, sizes: Mapping[str, int] | None = None,
     """
     name = cascade.meta("reference")
     if not name:
-        raise ShapeError(f"cascade {cascade.name} names no direct definition; add a header line "
-                         f"'# reference: attention' (known references are listed by einsim check)")
-    try:
-        reference = get_reference(name)
-    except KeyError as err:
-        raise ShapeError(f"cascade {cascade.name}: {err.args[0]}") from None
+        raise ShapeError(f"cascade {cascade.name} names no direct definition to check against; "
+                         + _how_to_reference())
+    if name not in REFERENCES:
+        raise ShapeError(f"cascade {cascade.name}: its '# reference: {name}' header names no known "
+                         f"reference; " + _how_to_reference())
+    reference = get_reference(name)
     given = parse_size_assignments(cascade.meta("sizes"))
     given.update(sizes or {})
     resolved = resolve_sizes(cascade, given)

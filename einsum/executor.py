@@ -281,7 +281,10 @@ def _logical(store: _Store, expr: Expr, env: dict[str, Any]) -> tuple[Any, np.nd
         result = np.equal(values[0][0], 0)
     else:
         truth = [np.not_equal(v, 0) for v, _ in values]
-        result = np.logical_and.reduce(truth) if expr.op == "and" else np.logical_or.reduce(truth)
+        combine = np.logical_and if expr.op == "and" else np.logical_or
+        result = truth[0]
+        for part in truth[1:]:  # pairwise, so operands of different shapes broadcast
+            result = combine(result, part)
     return np.asarray(result, dtype=float), mask
 
 

@@ -22,7 +22,7 @@ The rules, for the roots of the rank structure (ranks that no index arithmetic s
 * **batch**: output ranks that both key inputs and other inputs carry and nothing reduces
   (batch, KV heads).
 * **value**: output ranks the key inputs carry (the V head dim; MLA's latent, which is also
-  contracted, is a *latent* value rank).
+  contracted, is a *latent* value rank); without a key rank, every kept rank but the query.
 * **contracted**: reduced ranks that no output keeps, other than the key (the Q·K head dim,
   MLA's rope dim).
 
@@ -236,11 +236,15 @@ def rank_roles(cascade: Cascade) -> RankRoles:
     query = _query(cascade, side, key_family, others)
     query_family = cascade.family(query) if query else frozenset()
     taken = key_roots | ({query} if query else set())
-    value = tuple(r for r in roots if r in kept and r in on_key and r not in taken
-                  and (r in reduced or r not in on_others))
-    batch = tuple(r for r in roots if r in kept and r in on_key and r in on_others
-                  and r not in reduced and r not in taken)
-    group = tuple(r for r in side if r != query)
+    if key is None:  # no keys: no attention instances to tell apart; kept ranks are features
+        value = tuple(r for r in roots if r in kept and r not in taken)
+        batch, group = (), ()
+    else:
+        value = tuple(r for r in roots if r in kept and r in on_key and r not in taken
+                      and (r in reduced or r not in on_others))
+        batch = tuple(r for r in roots if r in kept and r in on_key and r in on_others
+                      and r not in reduced and r not in taken)
+        group = tuple(r for r in side if r != query)
     contracted = tuple(r for r in roots if r in reduced and r not in kept and r not in taken)
     latent = tuple(r for r in value if r in reduced)
     assigned = taken | set(value) | set(batch) | set(group) | set(contracted)

@@ -16,7 +16,7 @@ import numpy as np
 from einsum.errors import ShapeError
 from einsum.model import Cascade, IntBinary, IntCall, IntConst, IntExpr, IntTensor, Partition, Size, Var
 
-__all__ = ["resolve_sizes", "parse_size_assignments", "eval_int", "var_size"]
+__all__ = ["resolve_sizes", "derive_sizes", "parse_size_assignments", "eval_int", "var_size"]
 
 
 def parse_size_assignments(text: str | None) -> dict[str, int]:
@@ -70,12 +70,12 @@ def resolve_sizes(cascade: Cascade, sizes: Mapping[str, Any] | None = None,
                 raise ShapeError(f"rank {rank} has inconsistent sizes: {out[rank]} ({origin[rank]}) "
                                  f"but {extent} from input {tensor}")
             out[rank], origin[rank] = extent, f"input {tensor}"
-    _derive_partitions(cascade, out)
+    derive_sizes(cascade, out)
     return out
 
 
-def _derive_partitions(cascade: Cascade, sizes: dict[str, Any]) -> None:
-    """Fill sizes that follow from the others: size expressions, partitions and stops.
+def derive_sizes(cascade: Cascade, sizes: dict[str, Any]) -> None:
+    """Fill, in place, the sizes that follow from the others: size expressions, partitions, stops.
 
     A partition ``M = M1*M0 + m0`` (mixed radix) with its root and all parts but one known
     gives the missing part as ``ceil(M / product of the others)``; a stride written as one
@@ -106,6 +106,9 @@ def _derive_expressions(cascade: Cascade, sizes: dict[str, Any]) -> bool:
                 changed = True
             except ShapeError:
                 pass
+        elif isinstance(expr, Size) and expr.name not in sizes:
+            sizes[expr.name] = sizes[name]  # an alias (J = I) sizes either side
+            changed = True
     return changed
 
 

@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ import einsum
 from einsum import Cascade
 from simulator.errors import SpecError
 from simulator.gpu import predict, resolve
-from simulator.gpu.plan import INSTANCE_RANKS, MUFU_KINDS
+from simulator.gpu.binding import bind
+from simulator.gpu.model import bound_sizes, chosen_cascade
+from simulator.gpu.plan import MUFU_KINDS
 from simulator.hardware import GPUSpec
 from simulator.prediction import Prediction
 from simulator.workload import AttentionProblem
@@ -100,11 +103,12 @@ def _ceilings(pred: Prediction, gpu: GPUSpec, dtype: str) -> tuple[Ceiling, ...]
 
 
 def _einsum_points(cascade: Cascade, problem: AttentionProblem, gpu: GPUSpec, dtype: str,
-                   tiles: tuple[int, int]) -> list[RooflinePoint]:
+                   tiles: tuple[int, int], given: Mapping[str, Any] | None) -> list[RooflinePoint]:
     """Each computing Einsum as if it ran alone: its ops, its tensors' bytes, its bound."""
-    sizes = {"P": problem.seq_q, "M": problem.seq_kv, "E": problem.head_dim_qk,
-             "F": problem.v_dim, "M0": tiles[1], "M1": -(-problem.seq_kv // tiles[1])}
-    sizes.update({r: 1 for r in INSTANCE_RANKS})
+    binding = bind(cascade)
+    extra, _, _ = bound_sizes(cascade, problem.head_dim_qk, problem.v_dim, given)
+    sizes = binding.sizes(seq_q=problem.seq_q, seq_kv=problem.seq_kv, key_tile=tiles[1],
+                          extra=extra)
     counts = einsum.op_counts(cascade)
     sizes.update({d.symbol: 1 for d in counts.densities})
     scale = problem.batch * problem.heads
@@ -122,7 +126,7 @@ def _einsum_points(cascade: Cascade, problem: AttentionProblem, gpu: GPUSpec, dt
         e = cascade.einsum(ops.label)
         names = {r.name for r in einsum.model.expr_refs(e.expr)} | {e.name}
         elements = sum(einsum.Poly.product([r for r in cascade.ranks_of(n) if r != "?"
-                                            and r not in INSTANCE_RANKS]).evaluate(sizes)
+                                            and r not in binding.instance]).evaluate(sizes)
                        for n in names)
         data = elements * problem.input_bytes_per_element * scale
         busy = max(max(work[r] / rates[r] for r in work), data / gpu.dram_bytes_per_s)
@@ -139,7 +143,8 @@ def roofline(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[st
     hw, cascade, problem, profile
         As :func:`simulator.gpu.predict`.
     **options
-        Passed to :func:`simulator.gpu.predict` (``masks``, ``tiles``).
+        Passed to :func:`simulator.gpu.predict` (``masks``, ``tiles``, ``sizes``,
+        ``tensors``).
 
     Returns
     -------
@@ -160,6 +165,7 @@ def roofline(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[st
     """
     gpu, c, prof = resolve(hw, cascade, profile)
     pred = predict(gpu, c, problem, profile=prof, **options)
+    c = chosen_cascade(c, problem.causal and options.get("masks") is None)
     ceilings = _ceilings(pred, gpu, problem.dtype)
     smem_bytes = pred.utilization["smem"] * gpu.smem_bytes_per_s * pred.time_s
     points = [RooflinePoint("problem (DRAM)", "problem", pred.flops / pred.dram_bytes,
@@ -172,7 +178,7 @@ def roofline(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[st
             points.append(RooflinePoint(f"kernel {kernel.name}", "kernel",
                                         kernel.ops / kernel.dram_bytes, kernel.ops / kernel.time_s))
     tiles = (int(pred.extra.get("q_tile") or 128), int(pred.extra.get("kv_tile") or 128))
-    points += _einsum_points(c, problem, gpu, problem.dtype, tiles)
+    points += _einsum_points(c, problem, gpu, problem.dtype, tiles, options.get("sizes"))
     title = f"{c.name} on {gpu.name} ({prof.name}): {problem}"
     return Roofline(gpu.name, title, ceilings, tuple(points), pred)
 

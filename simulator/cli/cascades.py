@@ -1,4 +1,4 @@
-"""CLI commands of the cascade language: ``cascades``, ``show``, ``passes``, ``check``."""
+"""CLI commands of the cascade language: ``cascades``, ``show``, ``passes``, ``lint``, ``check``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
     app.command("cascades", help="List the built-in cascades with their pass counts.")(cascades)
     app.command("show", help="Show a cascade, its dependency graph and its op counts.")(show)
     app.command("passes", help="Prove how many passes a cascade makes over a rank.")(passes)
+    app.command("lint", help="Warn about lines that parse but compute something other than meant "
+                             "(a filter undone by a union, a carried term inside a reduction, "
+                             "a recurrence index other than i+1, dead code).")(lint)
     app.command("check", help="Run a cascade on random inputs against its direct definition.")(
         check)
 
@@ -63,9 +66,11 @@ def show(cascade: CascadeArg, rank: Annotated[str | None, typer.Option(
             "inputs": list(parsed.inputs), "outputs": list(parsed.outputs), "edges": edges,
             "op_counts": per_einsum, "totals": {k: str(v) for k, v in counts.totals().items()},
             "densities": [str(d) for d in counts.densities],
+            "warnings": _warning_dicts(parsed),
         })
         return
     _print_show(parsed, report, edges, counts)
+    _print_warnings(parsed)
 
 
 def _print_show(parsed: einsum.Cascade, report: einsum.PassReport, edges: list[dict],
@@ -109,10 +114,44 @@ def passes(cascade: CascadeArg,
             "held": [list(h) for h in footprint.held],
             "reread_per_query": str(footprint.reread),
             "expected_passes": int(parsed.meta("passes")) if parsed.meta("passes") else None,
+            "warnings": _warning_dicts(parsed),
         })
         return
     typer.echo(str(report))
     typer.echo(str(footprint))
+    _print_warnings(parsed)
+
+
+def _warning_dicts(parsed: einsum.Cascade) -> list[dict]:
+    return [w.as_dict() for w in einsum.lint(parsed)]
+
+
+def _print_warnings(parsed: einsum.Cascade) -> None:
+    """After a report: the lint warnings, if any (``einsim lint`` prints them alone)."""
+    warnings = einsum.lint(parsed)
+    if warnings:
+        typer.echo(f"\nwarnings ({len(warnings)}, see einsim lint):")
+        for warning in warnings:
+            typer.echo(str(warning))
+
+
+@handle_errors
+def lint(cascade: CascadeArg,
+         strict: Annotated[bool, typer.Option(
+             "--strict", help="Exit 1 when there are warnings (for CI).")] = False,
+         as_json: JsonOpt = False) -> None:
+    """Print the lint warnings of a cascade, one per line as file:line: code: message."""
+    parsed = einsum.load(cascade)
+    warnings = einsum.lint(parsed)
+    if as_json:
+        emit_json({"cascade": parsed.name, "warnings": [w.as_dict() for w in warnings]})
+    elif warnings:
+        for warning in warnings:
+            typer.echo(str(warning))
+    else:
+        typer.echo("no warnings")
+    if strict and warnings:
+        raise typer.Exit(1)
 
 
 @handle_errors

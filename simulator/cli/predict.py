@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 import einsum
@@ -21,6 +23,9 @@ from einsum import Cascade
 from simulator.cli._common import emit_json, fail, handle_errors
 from simulator.errors import SpecError
 from simulator.gpu import MaskCounts, load_profile, mask_counts, predict
+from simulator.gpu.binding import bind
+from simulator.gpu.masks import filter_sizes, mask_plan
+from simulator.gpu.model import bound_sizes, shared_kv_heads
 from simulator.hardware import load_gpu
 from simulator.prediction import Prediction
 from simulator.sparsity import SparsityConfig, TileConfig, count_tiles, default_tiles
@@ -71,11 +76,13 @@ class ProblemOptions:
     kv_tile: str | None = None
     kv_tiling: str = "static"
     kernel: str = "flash3"
+    size: tuple[str, ...] = ()
+    tensor: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Request:
-    """A validated request: problem, cascade, profile name, mask counts and tile override."""
+    """A validated request: problem, cascade, profile, mask counts, tiles, sizes and tensors."""
 
     problem: AttentionProblem
     cascade: Cascade | None
@@ -83,40 +90,118 @@ class Request:
     masks: MaskCounts | None
     tiles: tuple[int, int] | None
     sparsity: SparsityConfig | None
+    sizes: dict[str, int] = field(default_factory=dict)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _problem(opts: ProblemOptions, tokens: int | None) -> AttentionProblem:
-    """The problem from ``--model`` or explicit sizes (``tokens`` from ``--layout``)."""
+def _problem(opts: ProblemOptions, tokens: int | None, cascade: Cascade | None,
+             sizes: dict[str, int]) -> AttentionProblem:
+    """The problem from ``--model`` or explicit sizes (``tokens`` from ``--layout``).
+
+    With a cascade, head dims may come from ``--size`` (an MLA latent), and a cascade
+    whose K/V carry no head rank fixes one KV head.
+    """
     seq_q = opts.seq_q or tokens
     if opts.model is not None:
         return problem_from_model(opts.model, batch=opts.batch or 1, seq_q=seq_q,
                                   seq_kv=opts.seq_kv or tokens, dtype=opts.dtype,
                                   kv_dtype=opts.kv_dtype, causal=opts.causal)
-    missing = [f"--{n.replace('_', '-')}" for n in ("heads", "head_dim")
-               if getattr(opts, n) is None]
+    head_dim, head_dim_v = opts.head_dim, opts.head_dim_v
+    if cascade is not None and (head_dim is None or sizes):
+        _, qk, v = bound_sizes(cascade, head_dim, head_dim_v, sizes)
+        head_dim, head_dim_v = int(qk), int(v)
+    missing = ["--heads"] if opts.heads is None else []
+    if head_dim is None:
+        missing.append("--head-dim")
     if seq_q is None and opts.seq_kv is None:
         missing.append("--seq-q or --seq-kv")
     if missing:
         raise SpecError(f"missing shape: give --model NAME or {', '.join(missing)}")
     heads = opts.heads or 1
-    return AttentionProblem(batch=opts.batch or 1, heads=heads, kv_heads=opts.kv_heads or heads,
+    kv_heads = opts.kv_heads or heads
+    if cascade is not None and bind(cascade).kv_shared:
+        kv_heads = int(shared_kv_heads(cascade, heads, opts.kv_heads))
+    return AttentionProblem(batch=opts.batch or 1, heads=heads, kv_heads=kv_heads,
                             seq_q=seq_q or opts.seq_kv, seq_kv=opts.seq_kv or seq_q,
-                            head_dim_qk=opts.head_dim, head_dim_v=opts.head_dim_v,
+                            head_dim_qk=head_dim, head_dim_v=head_dim_v,
                             dtype=opts.dtype, kv_dtype=opts.kv_dtype, causal=opts.causal)
 
 
-def _implied_mask(cascade: Cascade | None, opts: ProblemOptions) -> bool:
-    """Causal flag implied by a causal-filtered cascade; error for masks needing options."""
-    if cascade is None or not einsum.op_counts(cascade).densities:
-        return opts.causal
-    kind = cascade.meta("reference", "") or ""
-    if opts.causal or opts.layout or opts.window:
-        return opts.causal
-    if kind == "attention-causal":
-        return True
-    raise SpecError(f"cascade '{cascade.name}' masks keys with a filter "
-                    f"({einsum.op_counts(cascade).densities[0]}); give the mask with --causal "
-                    "or --window/--layout")
+def _cascade_mask(cascade: Cascade | None, opts: ProblemOptions, gna: bool,
+                  ) -> tuple[Cascade | None, dict[str, int]]:
+    """The cascade a 1-D mask flag chooses, and the sizes the flag gives.
+
+    ``--causal`` / ``--window N`` on an unmasked cascade choose its masked variant
+    (:func:`einsum.with_mask`: the dense cascade with ``--causal`` becomes its causal
+    variant); on a cascade with its own filter they would restate the mask, an error
+    naming both, except ``--causal`` on a cascade whose mask is causal.
+    """
+    if cascade is None or (not opts.causal and opts.window is None) or gna:
+        return cascade, {}
+    filtered = mask_plan(cascade).kind != "dense" or einsum.op_counts(cascade).densities
+    if filtered:
+        if opts.window is None and mask_plan(cascade).kind == "causal":
+            return cascade, {}
+        flag = "--window" if opts.window is not None else "--causal"
+        raise SpecError(f"{flag} contradicts cascade '{cascade.name}', which masks keys with its "
+                        f"own filter ({_filter_text(cascade)}); drop {flag} and give the "
+                        f"filter's sizes with --size NAME=VALUE")
+    if opts.window is None:
+        return einsum.with_mask(cascade, "causal"), {}
+    window = _dims(opts.window, "window") or (1,)
+    masked = einsum.with_mask(cascade, "window")
+    symbol = next(s for s in filter_sizes(mask_plan(masked)) if s.startswith("W"))
+    return masked, {symbol: window[0]}
+
+
+def _filter_text(cascade: Cascade) -> str:
+    """The cascade's first filter as written, with its Einsum (for error messages)."""
+    einsum_ = next((e for e in cascade.einsums if e.filters), None)
+    if einsum_ is None:
+        return str(einsum.op_counts(cascade).densities[0])
+    return f"{einsum_.label}: {' and '.join(str(f) for f in einsum_.filters)}"
+
+
+def _named_values(items: tuple[str, ...], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` items of a repeatable option."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise SpecError(f"{option} {item!r}: expected NAME=VALUE, such as {option} C=512")
+        out[name] = value.strip()
+    return out
+
+
+def _sizes(opts: ProblemOptions) -> dict[str, int]:
+    """``--size NAME=INT`` values."""
+    sizes = {}
+    for name, value in _named_values(opts.size, "--size").items():
+        if not value.isdigit() or int(value) <= 0:
+            raise SpecError(f"--size {name}={value}: expected a positive integer")
+        sizes[name] = int(value)
+    return sizes
+
+
+def _tensors(opts: ProblemOptions) -> dict[str, np.ndarray]:
+    """``--tensor NAME=FILE`` (.npy without pickles, .csv, .txt) or ``NAME=v1,v2,...``."""
+    return {name: _tensor_values(name, value)
+            for name, value in _named_values(opts.tensor, "--tensor").items()}
+
+
+def _tensor_values(name: str, value: str) -> np.ndarray:
+    """Read one ``--tensor`` value; pickled objects are never loaded."""
+    path = Path(value)
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.suffix in (".csv", ".txt"):
+            return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
+        return np.array([float(v) for v in value.split(",")])
+    except (OSError, ValueError) as err:
+        raise SpecError(f"--tensor {name}={value}: expected a .npy/.csv/.txt file or "
+                        f"comma-separated numbers ({' '.join(str(err).split())})") from None
 
 
 def _sparsity(opts: ProblemOptions, problem: AttentionProblem | None) -> SparsityConfig | None:
@@ -152,16 +237,30 @@ def _tile_config(opts: ProblemOptions, config: SparsityConfig, default: tuple[in
     return TileConfig(q or kv, kv or q, opts.kv_tiling)
 
 
+def _is_gna(opts: ProblemOptions) -> bool:
+    """True when the mask flags describe a GNA mask (a layout, strides, dilation, windows per dim)."""
+    window = _dims(opts.window, "window") or ()
+    return opts.layout is not None or opts.stride != "1" or opts.dilation != "1" or len(window) > 1
+
+
 def build_request(opts: ProblemOptions, hw: str | None) -> Request:
     """Turn the options into a :class:`Request` (validates everything up front)."""
     if opts.kv_tiling not in ("static", "dynamic"):
         raise SpecError(f"--kv-tiling: expected static or dynamic, got {opts.kv_tiling!r}")
     cascade = einsum.load(opts.cascade) if opts.cascade else None
-    causal = _implied_mask(cascade, opts)
+    sizes, tensors = _sizes(opts), _tensors(opts)
+    gna = _is_gna(opts)
+    cascade, flag_sizes = _cascade_mask(cascade, opts, gna)
+    sizes = {**flag_sizes, **sizes}
     layout = _dims(opts.layout, "layout")
     tokens = math.prod(layout) if layout else None
-    problem = _problem(ProblemOptions(**{**opts.__dict__, "causal": causal}), tokens)
-    config = _sparsity(ProblemOptions(**{**opts.__dict__, "causal": causal}), problem)
+    shaped = ProblemOptions(**{**opts.__dict__, "causal": opts.causal and gna})
+    if gna and cascade is not None and mask_plan(cascade).kind != "dense":
+        raise SpecError(f"--layout/--window/--stride/--dilation contradict cascade "
+                        f"'{cascade.name}', which masks keys with its own filter "
+                        f"({_filter_text(cascade)}); drop the flags or use an unmasked cascade")
+    problem = _problem(shaped, tokens, cascade, sizes)
+    config = _sparsity(shaped, problem) if gna else None
     profile = load_profile(opts.kernel)
     masks, tiles = None, None
     if config is not None:
@@ -175,18 +274,28 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
         q, kv = _dims(opts.q_tile or opts.kv_tile, "q-tile"), _dims(opts.kv_tile or opts.q_tile,
                                                                      "kv-tile")
         tiles = (math.prod(q or ()), math.prod(kv or ()))
-    return Request(problem, cascade, opts.kernel, masks, tiles, config)
+    return Request(problem, cascade, opts.kernel, masks, tiles, config, sizes, tensors)
 
 
-def prediction_document(pred: Prediction, problem: AttentionProblem) -> dict[str, Any]:
+def prediction_document(pred: Prediction, problem: AttentionProblem,
+                        sizes: dict[str, int] | None = None,
+                        cascade: Cascade | None = None) -> dict[str, Any]:
     """The JSON document of a prediction (snake_case keys, base SI units)."""
     document = pred.as_dict()
     document["problem"] = {"batch": problem.batch, "heads": problem.heads,
                            "kv_heads": problem.kv_heads, "seq_q": problem.seq_q,
                            "seq_kv": problem.seq_kv, "head_dim": problem.head_dim_qk,
                            "head_dim_v": problem.v_dim, "dtype": problem.dtype,
-                           "kv_dtype": problem.kv_dtype, "causal": problem.causal}
+                           "kv_dtype": problem.kv_dtype, "causal": _is_causal(problem, cascade),
+                           "sizes": dict(sizes or {})}
+    if cascade is not None:
+        document["mask"] = mask_plan(cascade).kind
     return document
+
+
+def _is_causal(problem: AttentionProblem, cascade: Cascade | None) -> bool:
+    """Causal when the flag asked for it or the cascade's own mask is ``key <= query + c``."""
+    return problem.causal or (cascade is not None and mask_plan(cascade).kind == "causal")
 
 
 def _run_accel(accel: str, request: Request) -> Prediction:
@@ -199,7 +308,7 @@ def _run_accel(accel: str, request: Request) -> Prediction:
         fail("--accel needs the spatial-array model (simulator.spatial), which is not available")
     if request.masks is not None or request.tiles is not None:
         raise SpecError("--accel: --layout/--window/--q-tile/--kv-tile apply to --hw only")
-    return spatial.predict_accel(accel, request.cascade, request.problem)
+    return spatial.predict_accel(accel, request.cascade, request.problem, sizes=request.sizes)
 
 
 def _text(pred: Prediction, request: Request) -> str:
@@ -232,6 +341,12 @@ _KvTile = Annotated[str | None, typer.Option(help="Key/value tile (default: as -
 _KvTiling = Annotated[str, typer.Option(help="KV tiling for masks: static or dynamic.")]
 _Kernel = Annotated[str, typer.Option(help="Kernel profile: flash3, flash2, unfused or a YAML.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+_Size = Annotated[list[str] | None, typer.Option(
+    "--size", help="Size of a cascade rank or symbol the workload does not fix, e.g. --size C=512 "
+                   "(repeatable).")]
+_Tensor = Annotated[list[str] | None, typer.Option(
+    "--tensor", help="Values of a tensor the cascade's filter reads: NAME=FILE (.npy/.csv/.txt) "
+                     "or NAME=v1,v2,... (repeatable).")]
 
 
 @handle_errors
@@ -242,7 +357,8 @@ def predict_command(
     kv_dtype: _KvDtype = None, causal: _Causal = False, layout: _Layout = None,
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
-    kernel: _Kernel = "flash3", json_output: _Json = False,
+    kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
+    json_output: _Json = False,
 ) -> None:
     """Predict time, FLOP/s, binding resource, passes and buffers of one attention call."""
     if (hw is None) == (accel is None):
@@ -251,15 +367,17 @@ def predict_command(
         raise SpecError("--hw needs --cascade NAME|FILE (see `einsim cascades`)")
     opts = ProblemOptions(cascade, model, batch, heads, kv_heads, seq_q, seq_kv, head_dim,
                           head_dim_v, dtype, kv_dtype, causal, layout, window, stride, dilation,
-                          q_tile, kv_tile, kv_tiling, kernel)
+                          q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
+                          tuple(tensor or ()))
     request = build_request(opts, hw)
     if accel is not None:
         pred = _run_accel(accel, request)
     else:
         pred = predict(hw, request.cascade, request.problem, profile=request.profile,
-                       masks=request.masks, tiles=request.tiles)
+                       masks=request.masks, tiles=request.tiles, sizes=request.sizes,
+                       tensors=request.tensors)
     if json_output:
-        emit_json(prediction_document(pred, request.problem))
+        emit_json(prediction_document(pred, request.problem, request.sizes, request.cascade))
     else:
         typer.echo(_text(pred, request))
 

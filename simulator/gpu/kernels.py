@@ -19,15 +19,14 @@ from typing import Any
 import numpy as np
 
 from einsum import Poly
-from simulator.errors import SpecError
-from simulator.gpu.plan import INSTANCE_RANKS, KernelPlan, TensorMove
+from simulator.gpu.binding import SizeValues
+from simulator.gpu.masks import mask_steps
+from simulator.gpu.plan import KernelPlan, TensorMove
 from simulator.gpu.profiles import KernelProfile
 from simulator.gpu.resources import SMRates, overlap_time
 from simulator.gpu.tiling import (
     StepCounts,
-    causal_steps,
     ceil_div,
-    dense_steps,
     fit_kv_tile,
     l2_miss_fraction,
     occupancy,
@@ -47,8 +46,12 @@ class Shapes:
     """Problem sizes as arrays (one entry per problem) plus scalar dtypes.
 
     ``k_bytes``/``v_bytes`` are stored bytes per K/V element including quantisation
-    metadata; ``masks`` optionally replaces the dense/causal step counts by tile counts
-    of a sparse mask (per instance, with ``tiles`` fixing the query and key tiles).
+    metadata; ``masks`` optionally replaces the cascade's mask by tile counts of a GNA
+    mask (per instance, with ``tiles`` fixing the query and key tiles). ``head_dim_qk``
+    and ``head_dim_v`` are the Q·K dot length and the V width (MLA: C + R and C);
+    ``extra`` holds the sizes of the cascade's ranks other than queries and keys (head
+    dims, an MLA latent, a shard count, a window), None to bind the head dims alone;
+    ``tensors`` the values of tensors the cascade's filters read.
     """
 
     batch: Any
@@ -66,6 +69,8 @@ class Shapes:
     kv_dtype: str
     masks: StepCounts | None = field(default=None, hash=False)
     tiles: tuple[Any, Any] | None = None
+    extra: Mapping[str, Any] | None = field(default=None, hash=False)
+    tensors: Mapping[str, Any] | None = field(default=None, hash=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -109,14 +114,21 @@ class KernelResult:
     spills: bool
 
 
-class _Values(dict):
-    """Size values for polynomial evaluation: densities and instance ranks default to 1."""
+def full_sizes(kernel: KernelPlan, shapes: Shapes, key_tile: Any = None,
+               outer: Mapping[str, Any] | None = None) -> SizeValues:
+    """Every rank's size for one kernel: the problem's, the key tile, ``--size`` values.
 
-    def __missing__(self, key: str) -> Any:
-        if key.startswith("rho_") or key in INSTANCE_RANKS:
-            return 1
-        raise SpecError(f"the GPU model has no size for rank '{key}' of the cascade; it knows "
-                        f"{', '.join(sorted(self))} (batch/head ranks and filter densities)")
+    Examples
+    --------
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> from simulator.gpu.plan import plan_cascade
+    >>> _, cascade, _ = resolve("h100", "attention-1pass", "flash3")
+    >>> kernel = plan_cascade(cascade, "fused").spilled[0]
+    >>> sizes = full_sizes(kernel, make_shapes(1, 8, 1000, 1000, 64), key_tile=128)
+    >>> int(sizes["M1"]), int(sizes["E"])
+    (8, 64)
+    """
+    return kernel.binding.for_shapes(shapes, key_tile, outer)
 
 
 def _evaluate(polys: tuple[tuple[str, Poly], ...], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,7 +146,7 @@ def _dequant_ops(profile: KernelProfile, shapes: Shapes) -> float:
 def _move_bytes(move: TensorMove, shapes: Shapes, profile: KernelProfile) -> Any:
     """Bytes per element of a moved tensor."""
     if move.streamed:
-        return shapes.v_bytes if "F" in move.elements.symbols else shapes.k_bytes
+        return shapes.v_bytes if move.value_side else shapes.k_bytes
     if move.role == "intermediate":
         return profile.number("memory.intermediate_bytes")
     return shapes.in_bytes
@@ -165,8 +177,23 @@ class _Geometry:
     pack: Any
 
 
+def _operand_dims(kernel: KernelPlan | None, shapes: Shapes) -> tuple[Any, Any]:
+    """(resident elements per query row, streamed elements per key) of a kernel's MMAs.
+
+    Read from the cascade's operands (MLA's latent is one tensor for K and V); a kernel
+    without contractions falls back to the head dims.
+    """
+    qk, v = shapes.head_dim_qk, shapes.head_dim_v
+    if kernel is None or not (kernel.q_per_row or kernel.kv_per_key):
+        return qk, qk + v
+    sizes = full_sizes(kernel, shapes)
+    row = kernel.q_per_row.evaluate(sizes) if kernel.q_per_row else qk
+    key = kernel.kv_per_key.evaluate(sizes) if kernel.kv_per_key else qk + v
+    return row, key
+
+
 def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: Any,
-              extra_per_row: Any) -> _Geometry:
+              extra_per_row: Any, kernel: KernelPlan | None = None) -> _Geometry:
     """Choose tiles, fit them in shared memory and derive occupancy."""
     num = profile.number
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
@@ -178,13 +205,16 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     min_q = int(num("kernel.min_q_tile"))
     short = np.clip(ceil_div(rows, min_q) * min_q, min_q, q_rule)
     q_tile = np.where(rows < q_rule, short, q_rule) if shapes.tiles is None else q_rule
+    if kernel is not None and kernel.binding.shared is not None:
+        q_tile = kv_rule  # a block scan holds one block of queries at a time
     if q_override is not None:
         q_tile = q_override
     kv_store = (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes) / (
         shapes.head_dim_qk + shapes.head_dim_v)
+    row, key = _operand_dims(kernel, shapes)
     kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
                                 np.maximum(kv_store, shapes.in_bytes), num("kernel.kv_stages"),
-                                shapes.head_dim_qk, shapes.head_dim_v, q_tile * extra_per_row)
+                                row, key - row, q_tile * extra_per_row)
     regs = num("kernel.threads_per_cta") * num("kernel.registers_per_thread")
     occ = occupancy(smem, gpu.smem_bytes_per_sm, gpu.smem_bytes_per_cta, regs,
                     gpu.register_count_per_sm, gpu.max_ctas_per_sm or np.inf)
@@ -193,7 +223,7 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
 
 
 def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row: Any,
-              ) -> tuple[Any, Any]:
+              kernel: KernelPlan | None = None) -> tuple[Any, Any]:
     """Whether a CTA can hold ``held_per_row`` bytes per query row, and with which query tile.
 
     Tries the profile's query tile, then ``kernel.min_q_tile`` (a fixed tile when a
@@ -215,29 +245,25 @@ def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row
     >>> held.tolist(), q_tile.tolist()
     ([True, False], [128, 64])
     """
-    first = _geometry(shapes, gpu, profile, None, held_per_row)
+    first = _geometry(shapes, gpu, profile, None, held_per_row, kernel)
     fits = (first.occ > 0) & (first.kv_tile >= 16)
     if shapes.tiles is not None:
         return fits, first.q_tile
-    small = _geometry(shapes, gpu, profile, int(profile.number("kernel.min_q_tile")), held_per_row)
+    small = _geometry(shapes, gpu, profile, int(profile.number("kernel.min_q_tile")), held_per_row,
+                      kernel)
     fits_small = (small.occ > 0) & (small.kv_tile >= 16)
     return fits | fits_small, np.where(fits, first.q_tile, small.q_tile)
 
 
-def _steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
-    """Visited and partially masked steps per instance (dense, causal or a sparse mask)."""
+def _steps(kernel: KernelPlan, shapes: Shapes, geo: _Geometry) -> StepCounts:
+    """Visited and partially masked steps per instance: the cascade's mask, a GNA mask, a scan."""
     if shapes.masks is not None:
         return _mask_steps(shapes, geo)
-    dense = dense_steps(geo.rows, shapes.seq_kv, geo.q_tile, geo.kv_tile)
-    if not np.any(shapes.causal):
-        return dense
-    tile = np.where(geo.pack, np.maximum(shapes.seq_q, 1), geo.q_tile)
-    causal = causal_steps(shapes.seq_q, shapes.seq_kv, tile, geo.kv_tile)
-    scale = np.where(geo.pack, dense.q_tiles, 1)
-    merged = [np.where(shapes.causal, c * s, d) for c, d, s in
-              zip(causal[:2], dense[:2], (scale, scale))]
-    max_steps = np.where(shapes.causal, causal.max_steps, dense.max_steps)
-    return StepCounts(merged[0], merged[1], max_steps, dense.q_tiles, dense.kv_tiles)
+    if kernel.binding.shared is not None:
+        kv_tiles = ceil_div(shapes.seq_kv, geo.kv_tile)
+        one = np.ones_like(kv_tiles)
+        return StepCounts(kv_tiles, 0 * kv_tiles, kv_tiles, one, kv_tiles)
+    return mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack)
 
 
 def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
@@ -256,22 +282,27 @@ def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
 
 
 def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: KernelProfile,
-               ) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """Work of one (query tile, key tile) step and of one query tile's prologue/epilogue."""
-    values = _Values(P=geo.q_tile, M0=geo.kv_tile, M1=1, M=geo.kv_tile,
-                     E=shapes.head_dim_qk, F=shapes.head_dim_v)
+               full: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """Work of one (query tile, key tile) step and of one query tile's prologue/epilogue.
+
+    Shared memory: each streamed tile is written once and read by every MMA that uses it
+    (once per ``operand_read_rows`` query rows); quantised K/V are dequantised once per
+    loaded element.
+    """
+    values = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
     step = _evaluate(kernel.step, values)
     tile = _evaluate(kernel.tile, values)
-    streamed = sum((p.evaluate(values) for p in kernel.operand_tiles), start=0.0)
+    uses = sum((p.evaluate(values) for p in kernel.operand_tiles), start=0.0)
+    loaded = kernel.kv_per_key.evaluate(values) * geo.kv_tile if kernel.kv_per_key else uses
     resident = sum((p.evaluate(values) for p in kernel.resident_operands), start=0.0)
-    step["fp32"] = step["fp32"] + _dequant_ops(profile, shapes) * streamed
+    step["fp32"] = step["fp32"] + _dequant_ops(profile, shapes) * loaded
     kv_store = np.maximum(shapes.k_bytes, shapes.v_bytes)
     reads = ceil_div(geo.q_tile, profile.number("kernel.operand_read_rows"))
-    step["smem"] = streamed * (kv_store + shapes.in_bytes * reads)
+    step["smem"] = loaded * kv_store + uses * shapes.in_bytes * reads
     if profile.flag("kernel.q_operand_from_smem"):
         step["smem"] = step["smem"] + resident * shapes.in_bytes
     tile["smem"] = 0.0 * tile["fp32"]
-    return step, tile, streamed * kv_store
+    return step, tile, loaded * kv_store
 
 
 def _sm_time(steps: StepCounts, geo: _Geometry, t_step: Any, t_tile: Any, splits: Any,
@@ -294,17 +325,17 @@ def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: S
                     context: Mapping[str, Any]) -> tuple[Any, Any]:
     """DRAM bytes of a traversal kernel and the L2 miss fraction of its K/V re-reads."""
     profile, gpu = context["profile"], context["gpu"]
-    full = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk,
-                   F=shapes.head_dim_v, M0=context["M0"], M1=context["M1"])
-    tile = _Values(M=geo.kv_tile, M0=geo.kv_tile, M1=1, E=shapes.head_dim_qk,
-                   F=shapes.head_dim_v)
-    other, l2_reads, compulsory = 0.0, 0.0, 0.0
+    full = context["full"]
+    tile = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
+    other, l2_reads, compulsory, key_bytes = 0.0, 0.0, 0.0, 0.0
     for move in kernel.moves:
         size = _move_bytes(move, shapes, profile)
         if move.streamed:
-            l2_reads = l2_reads + move.elements.evaluate(tile) * size * steps.steps * geo.inst
+            per_tile = move.elements.evaluate(tile) * size
+            l2_reads = l2_reads + per_tile * steps.steps * geo.inst
             compulsory = compulsory + (move.elements.evaluate(full) * size * shapes.batch
                                        * shapes.kv_heads)
+            key_bytes = key_bytes + per_tile / geo.kv_tile
         else:
             other = other + move.elements.evaluate(full) * size * shapes.instances
     # CTAs of one KV head that run in the same wave read each K/V tile nearly together, so
@@ -314,7 +345,7 @@ def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: S
     per_kv_head = steps.q_tiles * context["splits"] * np.where(geo.pack, 1, shapes.group)
     later_waves = np.clip(1.0 - slots / per_kv_head, 0.0, 1.0)
     keys = np.minimum(shapes.seq_kv, steps.max_steps * geo.kv_tile)
-    per_head = keys * (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes)
+    per_head = keys * key_bytes
     miss = later_waves * l2_miss_fraction(per_head, gpu.l2_bytes,
                                           profile.number("memory.l2_usable_fraction"))
     streamed = np.minimum(l2_reads, compulsory) + np.maximum(l2_reads - compulsory, 0) * miss
@@ -337,9 +368,31 @@ def _splits(geo: _Geometry, steps: StepCounts, gpu: GPUSpec, profile: KernelProf
                        profile.number("decode.split_below_wave_fraction"))
 
 
+def _split_sizes(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: StepCounts,
+                 split_rank: str, splits: Any) -> SizeValues:
+    """Sizes of a split kernel: ``splits`` chunks of the keys; inside a chunk, key tiles.
+
+    When the split part is the only outer part (FlashDecoding ``m1*M0 + m0``) the inner
+    part is a whole chunk; otherwise (ring attention ``s*MS + m1*M0 + m0``) it stays one
+    key tile and the parts between are derived.
+    """
+    binding = kernel.binding
+    if binding.key_outer == (split_rank,):
+        chunk = ceil_div(steps.kv_tiles, splits) * geo.kv_tile
+        return full_sizes(kernel, shapes, chunk, {split_rank: splits})
+    return full_sizes(kernel, shapes, geo.kv_tile, {split_rank: splits})
+
+
+def _fixed_splits(kernel: KernelPlan, shapes: Shapes, split_rank: str | None) -> Any:
+    """A split count the user fixed with ``--size`` (ring attention's shards), else None."""
+    if split_rank is None or not shapes.extra or split_rank not in shapes.extra:
+        return None
+    return shapes.extra[split_rank]
+
+
 def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: KernelProfile,
                      rates: SMRates, *, split: bool = False, q_override: Any = None,
-                     extra_per_row: Any = 0.0) -> KernelResult:
+                     extra_per_row: Any = 0.0, split_rank: str | None = None) -> KernelResult:
     """Price a FlashAttention-style kernel that tiles queries x keys.
 
     Parameters
@@ -350,11 +403,14 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     gpu, profile, rates
         Hardware, kernel profile and their rates (:func:`~simulator.gpu.resources.sm_rates`).
     split : bool
-        Split-K: parallelise the key loop over CTAs (:func:`~simulator.gpu.tiling.split_count`).
+        Split-K: parallelise the key loop over CTAs (:func:`~simulator.gpu.tiling.split_count`,
+        or the count ``shapes.extra`` gives the split rank).
     q_override : array, optional
         Force the query tile (used when holding an M fiber).
     extra_per_row : array
         Extra shared-memory bytes per query row (a held M fiber).
+    split_rank : str, optional
+        The key part a split kernel parallelises (the plan's ``split_rank``).
 
     Returns
     -------
@@ -373,17 +429,20 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     >>> int(result.ctas[()]), int(result.waves[()]), int(result.kv_tile[()])
     (2048, 16, 128)
     """
-    geo = _geometry(shapes, gpu, profile, q_override, extra_per_row)
-    steps = _steps(shapes, geo)
-    step, tile, streamed_bytes = _step_work(kernel, shapes, geo, profile)
+    geo = _geometry(shapes, gpu, profile, q_override, extra_per_row, kernel)
+    steps = _steps(kernel, shapes, geo)
+    full = full_sizes(kernel, shapes, geo.kv_tile)
+    step, tile, streamed_bytes = _step_work(kernel, shapes, geo, profile, full)
     serial, streams = profile.serial, profile.streams
     t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
     t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
-    splits = _splits(geo, steps, gpu, profile) if split else 1
+    splits = 1
+    if split:
+        fixed = _fixed_splits(kernel, shapes, split_rank)
+        splits = _splits(geo, steps, gpu, profile) if fixed is None else fixed
+        full = _split_sizes(kernel, shapes, geo, steps, split_rank, splits) if split_rank else full
     sm_time, ctas, waves = _sm_time(steps, geo, t_step, t_tile, splits, profile, rates)
-    chunk = ceil_div(steps.kv_tiles, splits) * geo.kv_tile
-    context = {"profile": profile, "gpu": gpu, "ctas": ctas, "splits": splits,
-               "M0": chunk if split else geo.kv_tile, "M1": splits if split else steps.kv_tiles}
+    context = {"profile": profile, "gpu": gpu, "ctas": ctas, "splits": splits, "full": full}
     dram_bytes, miss = _traversal_dram(kernel, shapes, geo, steps, context)
     step_bytes = np.maximum(streamed_bytes, dram_bytes / np.maximum(geo.inst * steps.steps, 1))
     in_flight = np.minimum(ctas, np.maximum(geo.occ, 1) * gpu.sm_count) * step_bytes * \
@@ -403,7 +462,7 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
 
 
 def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, rates: SMRates,
-                   partitions: tuple[Any, Any]) -> KernelResult:
+                   partitions: tuple[Any, Mapping[str, Any]]) -> KernelResult:
     """Price a GEMM, element-wise or merge kernel on totals (each tensor moves once).
 
     Parameters
@@ -411,8 +470,9 @@ def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, r
     kernel : KernelPlan
     shapes : Shapes
     profile, rates
-    partitions : (M0, M1)
-        Sizes of the key partition ranks (key tile or split chunk, and their count).
+    partitions : (key tile, outer parts)
+        The inner key part's size (a key tile or a split's chunk) and the sizes of outer
+        key parts that a traversal kernel fixed (a split count), by rank.
 
     Returns
     -------
@@ -427,12 +487,11 @@ def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, r
     >>> softmax = plan_cascade(cascade, "unfused").spilled[1]
     >>> shapes = make_shapes(1, 1, 1024, 1024, 64)
     >>> result = untiled_kernel(softmax, shapes, profile, sm_rates(gpu, profile, "fp16"),
-    ...                         (1024, 1))
+    ...                         (1024, {}))
     >>> int(result.dram_bytes[()])       # read QK, write A: 2 x 1024 x 1024 x 2 bytes
     4194304
     """
-    values = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk,
-                     F=shapes.head_dim_v, M0=partitions[0], M1=partitions[1])
+    values = full_sizes(kernel, shapes, partitions[0], partitions[1])
     work = {r: w * shapes.instances for r, w in _evaluate(kernel.total, values).items()}
     work["smem"] = 0.0 * work["fp32"]
     dram = 0.0
@@ -476,7 +535,7 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
     inputs = {m.name: m for k in kernels for m in k.moves if m.role == "input" and not m.write}
     if copies <= 0 or not inputs:
         return None
-    values = _Values(P=shapes.seq_q, M=shapes.seq_kv, E=shapes.head_dim_qk, F=shapes.head_dim_v)
+    values = full_sizes(kernels[0], shapes)
     dram = 0.0
     for move in inputs.values():
         count = shapes.batch * shapes.kv_heads if move.streamed else shapes.instances

@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -35,6 +36,7 @@ import numpy as np
 import einsum
 from einsum import Cascade
 from simulator.errors import SpecError
+from simulator.gpu.binding import bind
 from simulator.gpu.kernels import (
     KernelResult,
     Shapes,
@@ -43,16 +45,17 @@ from simulator.gpu.kernels import (
     traversal_kernel,
     untiled_kernel,
 )
+from simulator.gpu.masks import mask_pairs, mask_plan
 from simulator.gpu.plan import CascadePlan, plan_cascade
 from simulator.gpu.profiles import KernelProfile, load_profile
 from simulator.gpu.resources import RESOURCE_ORDER, SMRates, binding, sm_rates
 from simulator.gpu.tiling import StepCounts, ceil_div, rule_tiles
 from simulator.hardware import GPUSpec, load_gpu
 from simulator.prediction import KernelRecord, Prediction
-from simulator.workload import INPUT_DTYPES, KV_DTYPES, AttentionProblem, causal_fraction
+from simulator.workload import INPUT_DTYPES, KV_DTYPES, AttentionProblem
 
-__all__ = ["MaskCounts", "evaluate_shapes", "make_shapes", "predict", "predict_batch",
-           "resolve"]
+__all__ = ["MaskCounts", "bound_sizes", "chosen_cascade", "evaluate_shapes", "make_shapes",
+           "predict", "predict_batch", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,14 @@ def resolve(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
 
 def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, *,
                 kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
-                dtype: str = "fp16", kv_dtype: str | None = None) -> Shapes:
+                dtype: str = "fp16", kv_dtype: str | None = None,
+                extra: Mapping[str, Any] | None = None,
+                tensors: Mapping[str, Any] | None = None) -> Shapes:
     """Validate problem sizes into :class:`~simulator.gpu.kernels.Shapes`.
 
     Each size keeps its own shape; they must broadcast together (``Shapes.shape``).
+    ``extra`` sizes the cascade's other ranks (see :meth:`RankBinding.head_dims`),
+    ``tensors`` gives the values of tensors its filters read.
 
     Raises
     ------
@@ -125,20 +132,27 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     fmt = KV_DTYPES[kv_dtype]
     k_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[5]
     v_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[6]
-    return Shapes(*ints, arrays[-1], INPUT_DTYPES[dtype], k_bytes, v_bytes, dtype, kv_dtype)
+    return Shapes(*ints, arrays[-1], INPUT_DTYPES[dtype], k_bytes, v_bytes, dtype, kv_dtype,
+                  extra=None if extra is None else dict(extra),
+                  tensors=None if tensors is None else dict(tensors))
 
 
 # --------------------------------------------------------------------------- evaluation
 
 
-def _partitions(results: list[KernelResult], shapes: Shapes) -> tuple[Any, Any]:
-    """(M0, M1) for untiled kernels: the split chunk and count, or the key tile and count."""
+def _partitions(results: list[KernelResult], shapes: Shapes, plan: CascadePlan,
+                ) -> tuple[Any, dict[str, Any]]:
+    """(key tile, outer parts) for untiled kernels: a split's chunk and count, else the key tile."""
     for result in results:
         if np.any(np.asarray(result.kv_tile) > 0):
             splits = np.maximum(result.splits, 1)
             tiles = ceil_div(shapes.seq_kv, result.kv_tile)
-            return ceil_div(tiles, splits) * result.kv_tile, np.where(splits > 1, splits, tiles)
-    return shapes.seq_kv, np.ones_like(shapes.seq_kv)
+            if plan.split_rank is None:
+                return result.kv_tile, {}
+            if plan.binding is not None and plan.binding.key_outer == (plan.split_rank,):
+                return ceil_div(tiles, splits) * result.kv_tile, {plan.split_rank: splits}
+            return result.kv_tile, {plan.split_rank: splits}
+    return shapes.seq_kv, {}
 
 
 def _run(kernels: tuple, plan: CascadePlan, shapes: Shapes, gpu: GPUSpec,
@@ -148,10 +162,10 @@ def _run(kernels: tuple, plan: CascadePlan, shapes: Shapes, gpu: GPUSpec,
     for index, kernel in enumerate(kernels):
         if kernel.kind == "traversal":
             results[index] = traversal_kernel(kernel, shapes, gpu, profile, rates,
-                                              split=plan.split)
+                                              split=plan.split, split_rank=plan.split_rank)
     for index, kernel in enumerate(kernels):
         if kernel.kind != "traversal":
-            parts = _partitions(list(results.values()), shapes)
+            parts = _partitions(list(results.values()), shapes, plan)
             results[index] = untiled_kernel(kernel, shapes, profile, rates, parts)
     return [results[i] for i in range(len(kernels))]
 
@@ -165,10 +179,9 @@ def _held(plan: CascadePlan, shapes: Shapes, gpu: GPUSpec, profile: KernelProfil
     kv_tile = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))[1]
     if shapes.tiles is not None:
         kv_tile = shapes.tiles[1]
-    sizes = {"M": shapes.seq_kv, "M0": kv_tile, "M1": ceil_div(shapes.seq_kv, kv_tile),
-             "E": shapes.head_dim_qk, "F": shapes.head_dim_v}
+    sizes = plan.fused.binding.for_shapes(shapes, kv_tile)
     per_row = plan.held_elements.evaluate(sizes) * profile.number("memory.intermediate_bytes")
-    held, q_tile = hold_tile(shapes, gpu, profile, per_row)
+    held, q_tile = hold_tile(shapes, gpu, profile, per_row, plan.fused)
     result = traversal_kernel(plan.fused, shapes, gpu, profile, rates, q_override=q_tile,
                               extra_per_row=per_row)
     return held, result
@@ -201,13 +214,75 @@ def _outcome(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shapes: Sha
     return _Outcome(results, used, held, groups), rates, plan
 
 
-def _flops(shapes: Shapes, pairs: float | None) -> Any:
-    """FLOPs by the FlashAttention convention (causal fraction, or the mask's pairs)."""
-    dims = shapes.head_dim_qk + shapes.head_dim_v
+def _flops(cascade: Cascade, plan: CascadePlan, shapes: Shapes, outcome: _Outcome,
+           pairs: float | None) -> Any:
+    """Useful FLOPs from the cascade's own contractions: 2 per multiply-accumulate.
+
+    Each contraction is counted at the real sizes (a partitioned key rank covers exactly
+    ``seq_kv`` keys, no tile padding) times its exact density: the mask's unmasked pairs
+    for the per-pair contractions (``pairs`` when a GNA mask is given), the exact
+    fraction of its own points for any other filtered contraction.
+    """
+    binding = plan.binding
+    kv_tile = next((r.kv_tile for r in outcome.results if np.any(np.asarray(r.kv_tile) > 0)),
+                   shapes.seq_kv)
+    q_tile = next((r.q_tile for r in outcome.results if np.any(np.asarray(r.q_tile) > 0)),
+                  shapes.seq_q)
+    sizes = _real_sizes(binding, shapes, kv_tile)
+    mask = mask_plan(cascade)
+    dense_pairs = shapes.seq_q * shapes.seq_kv
     if pairs is not None:
-        return 2.0 * shapes.instances * dims * pairs
-    fraction = np.where(shapes.causal, causal_fraction(shapes.seq_q, shapes.seq_kv), 1.0)
-    return 2.0 * shapes.instances * shapes.seq_q * shapes.seq_kv * dims * fraction
+        fraction = pairs / dense_pairs
+    else:
+        fraction = mask_pairs(binding, shapes, q_tile, kv_tile) / dense_pairs
+    total: Any = 0.0
+    for ops in einsum.op_counts(cascade).per_einsum:
+        macs = ops.op("mac")
+        if not macs:
+            continue
+        symbol = next((s for s in ops.points.symbols if s.startswith("rho_")), None)
+        if symbol is None:
+            density: Any = 1.0
+        elif symbol in mask.symbols or pairs is not None:
+            density = fraction
+        else:
+            density = _own_density(cascade, symbol, sizes)
+        total = total + macs.evaluate(sizes) * density
+    return 2.0 * shapes.instances * total
+
+
+def _real_sizes(binding: Any, shapes: Shapes, kv_tile: Any) -> Any:
+    """Sizes with the key partition covering exactly the keys (a fractional chunk count)."""
+    sizes = binding.for_shapes(shapes, kv_tile)
+    parts = binding.key_outer + ((binding.key_inner,) if binding.key_inner else ())
+    if binding.key is None or not parts:
+        return sizes
+    given = set(shapes.extra or {})
+    derived = next((p for p in parts if p not in given and p != binding.key_inner), None)
+    if derived is None:
+        return sizes
+    others = 1
+    for part in parts:
+        if part != derived:
+            others = others * sizes[part]
+    sizes[derived] = sizes[binding.key] / others
+    return sizes
+
+
+def _own_density(cascade: Cascade, symbol: str, sizes: Any) -> Any:
+    """Exact density of a filter that is not the kernel's mask (e.g. inside a block)."""
+    density = next(d for d in einsum.op_counts(cascade).densities if d.symbol == symbol)
+    names = {cascade.rank_of(v) for v in density.vars}
+    scalar = {k: v for k, v in sizes.items() if np.ndim(v) == 0 or np.unique(v).size == 1}
+    points = 1
+    for rank in names:
+        points *= int(np.ravel(sizes[rank])[0]) if rank in scalar else 1 << 40
+    if points > 1 << 24:
+        raise SpecError(f"cascade '{cascade.name}': the density of {density} needs "
+                        f"{points:.3g} points to count; only the kernel's mask is counted by tiles")
+    values = {k: int(np.ravel(v)[0]) for k, v in scalar.items()
+              if isinstance(v, (int, np.integer, np.ndarray)) or np.ndim(v) == 0}
+    return einsum.filter_density(cascade, symbol, values)
 
 
 def _records(outcome: _Outcome) -> tuple[KernelRecord, ...]:
@@ -261,7 +336,7 @@ def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shap
     time = _used_sum(pick, lambda r: r.time)
     work = {k: _used_sum(pick, lambda r, k=k: r.work[k]) for k in ("tensor", "exp", "fp32", "smem", "dram")}
     times = {k: _used_sum(pick, lambda r, k=k: r.times[k]) for k in RESOURCE_ORDER}
-    flops = _flops(shapes, pairs)
+    flops = _flops(cascade, plan, shapes, outcome, pairs)
     buffer = sum((np.where(u, r.smem_bytes, 0.0) for r, u in pick[:1]), start=0.0)
     for result, used in pick[1:]:
         buffer = np.maximum(buffer, np.where(used, result.smem_bytes, 0.0))
@@ -286,12 +361,81 @@ def _used_sum(pick: list[tuple[KernelResult, Any]], value: Any) -> Any:
 # --------------------------------------------------------------------------- public API
 
 
+def bound_sizes(cascade: Cascade, head_dim: Any, head_dim_v: Any,
+                sizes: Mapping[str, Any] | None) -> tuple[dict[str, Any], Any, Any]:
+    """Sizes of a cascade's contracted, value and other ranks, and the head dims they imply.
+
+    ``head_dim`` sizes a lone unsized contracted rank (what the others leave of it),
+    ``head_dim_v`` (default ``head_dim``) a lone unsized value rank; ``sizes`` (``--size``)
+    gives the rest. Returns ``(sizes, Q·K dot length, V width)``.
+
+    Raises
+    ------
+    SpecError
+        When the head dims contradict the sizes or a rank stays unsized.
+
+    Examples
+    --------
+    >>> import einsum
+    >>> bound_sizes(einsum.load("attention-1pass"), 128, None, None)
+    ({'E': 128, 'F': 128}, 128, 128)
+    """
+    binding = bind(cascade)
+    extra = binding.head_dims(head_dim, None, sizes)
+    if head_dim_v is None and any(r not in extra for r in binding.value):
+        head_dim_v = head_dim
+    extra = binding.head_dims(None, head_dim_v, extra)
+    qk, v = binding.dims(extra)
+    qk = head_dim if not binding.contracted or qk is None else qk
+    v = (head_dim_v if head_dim_v is not None else qk) if not binding.value or v is None else v
+    if qk is None:
+        raise SpecError(f"cascade '{cascade.name}': give the head dim (--head-dim) or the sizes of "
+                        f"its contracted ranks ({' '.join(f'--size {r}=N' for r in binding.contracted)})")
+    return extra, qk, v
+
+
+def shared_kv_heads(cascade: Cascade, heads: Any, kv_heads: Any) -> Any:
+    """KV heads: 1 where the cascade's K/V carry no head rank but its queries do (MLA)."""
+    if not bind(cascade).kv_shared:
+        return kv_heads
+    if kv_heads is not None and np.any(np.asarray(kv_heads) != 1):
+        raise SpecError(f"cascade '{cascade.name}' shares one K/V across heads (its key inputs "
+                        f"{', '.join(einsum.rank_roles(cascade).key_inputs)} carry no head rank); "
+                        f"kv_heads must be 1, got {np.unique(kv_heads).tolist()}")
+    return np.ones_like(np.asarray(heads))
+
+
+def chosen_cascade(cascade: Cascade, causal: bool) -> Cascade:
+    """The cascade a ``causal`` flag chooses: its causal variant, or itself.
+
+    Examples
+    --------
+    >>> import einsum
+    >>> chosen_cascade(einsum.load("attention-3pass"), True).name
+    'attention-3pass+causal'
+    """
+    masked, _ = _masked(cascade, causal)
+    return masked or cascade
+
+
+def _masked(cascade: Cascade, causal: Any) -> tuple[Cascade | None, Any]:
+    """The causal variant a ``causal`` flag chooses (None when no row asks for it)."""
+    causal = np.asarray(causal, dtype=bool)
+    if not causal.any() or mask_plan(cascade).kind == "causal":
+        return None, causal
+    try:
+        return einsum.with_mask(cascade, "causal"), causal
+    except einsum.EinsumError as err:
+        raise SpecError(f"causal: {err}") from None
+
+
 def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str] | Cascade,
-                  *, batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any,
+                  *, batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any = None,
                   kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
                   dtype: str = "fp16", kv_dtype: str | None = None,
                   profile: str | os.PathLike[str] | KernelProfile = "flash3",
-                  detail: bool = True) -> Prediction:
+                  detail: bool = True, sizes: Mapping[str, Any] | None = None,
+                  tensors: Mapping[str, Any] | None = None) -> Prediction:
     """Predict many problems at once: sizes are numpy arrays (broadcast together).
 
     Parameters
@@ -300,12 +444,17 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
         GPU name (``"h100"``), YAML path or spec.
     cascade : str, path or Cascade
         Built-in cascade name, ``.cas`` path or parsed cascade.
-    batch, heads, seq_q, seq_kv, head_dim : int or array of int
-        ``B``, ``H``, ``P`` (queries), ``M`` (keys) and ``E``.
+    batch, heads, seq_q, seq_kv : int or array of int
+        ``B``, ``H``, the query and the key lengths.
+    head_dim : int or array, optional
+        The Q·K head dim (a lone contracted rank of the cascade); optional when ``sizes``
+        gives every contracted rank.
     kv_heads, head_dim_v : int or array, optional
-        ``Hkv`` (default ``H``) and ``F`` (default ``E``).
+        ``Hkv`` (default ``H``; 1 for a cascade whose K/V carry no head rank) and the V
+        head dim (default ``head_dim``).
     causal : bool or array of bool
-        Bottom-right-aligned causal mask.
+        Choose the cascade's causal variant (:func:`einsum.with_mask`) for these rows; the
+        cascade must not carry another mask.
     dtype, kv_dtype : str
         Input dtype (one for all problems) and KV-cache format (default ``dtype``).
     profile : str, path or KernelProfile
@@ -313,6 +462,11 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     detail : bool, optional
         Also give per-kernel records, utilisations and tiling details (default True);
         without them a large batch is priced faster.
+    sizes : mapping, optional
+        Sizes of the cascade's other ranks and symbols (an MLA latent ``C``, a window
+        ``W``, a shard count ``S``), ints or arrays.
+    tensors : mapping, optional
+        Values of the tensors the cascade's filters read (a per-head window, a mask).
 
     Returns
     -------
@@ -333,9 +487,44 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     [560.0, 620.0, 630.0]
     """
     gpu, c, prof = resolve(hw, cascade, profile)
-    shapes = make_shapes(batch, heads, seq_q, seq_kv, head_dim, kv_heads=kv_heads,
-                         head_dim_v=head_dim_v, causal=causal, dtype=dtype, kv_dtype=kv_dtype)
-    return _widened(evaluate_shapes(gpu, c, prof, shapes, detail=detail), shapes.shape)
+    masked, rows = _masked(c, causal)
+    options = dict(batch=batch, heads=heads, seq_q=seq_q, seq_kv=seq_kv, head_dim=head_dim,
+                   kv_heads=kv_heads, head_dim_v=head_dim_v, dtype=dtype, kv_dtype=kv_dtype,
+                   sizes=sizes, tensors=tensors, detail=detail)
+    if masked is None:
+        return _predict_rows(gpu, c, prof, **options)
+    with_mask = _predict_rows(gpu, masked, prof, **options)
+    if rows.all():
+        return with_mask
+    return _select(rows, with_mask, _predict_rows(gpu, c, prof, **options))
+
+
+def _predict_rows(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, *, batch: Any,
+                  heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, kv_heads: Any,
+                  head_dim_v: Any, dtype: str, kv_dtype: str | None, sizes: Any, tensors: Any,
+                  detail: bool) -> Prediction:
+    extra, qk, v = bound_sizes(cascade, head_dim, head_dim_v, sizes)
+    kv_heads = shared_kv_heads(cascade, heads, kv_heads)
+    shapes = make_shapes(batch, heads, seq_q, seq_kv, qk, kv_heads=kv_heads, head_dim_v=v,
+                         dtype=dtype, kv_dtype=kv_dtype, extra=extra, tensors=tensors)
+    return _widened(evaluate_shapes(gpu, cascade, profile, shapes, detail=detail), shapes.shape)
+
+
+def _select(rows: Any, chosen: Prediction, other: Prediction) -> Prediction:
+    """Row-wise pick between two widened predictions of the same problems."""
+    def pick(a: Any, b: Any) -> Any:
+        if isinstance(a, dict):
+            return {k: pick(a[k], b[k]) for k in a}
+        if isinstance(a, np.ndarray) and np.shape(a) == np.shape(b):
+            return np.where(np.broadcast_to(rows, np.shape(a)), a, b)
+        return a
+
+    values = {f.name: pick(getattr(chosen, f.name), getattr(other, f.name))
+              for f in fields(chosen) if f.name not in ("kernels", "cascade")}
+    kernels = tuple(replace(k, **{f.name: pick(getattr(k, f.name), getattr(o, f.name))
+                                  for f in fields(k) if f.name != "name"})
+                    for k, o in zip(chosen.kernels, other.kernels))
+    return Prediction(**values, cascade=other.cascade, kernels=kernels)
 
 
 def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
@@ -362,7 +551,9 @@ def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
 
 def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str] | Cascade,
             problem: AttentionProblem, *, profile: str | os.PathLike[str] | KernelProfile = "flash3",
-            masks: MaskCounts | None = None, tiles: tuple[int, int] | None = None) -> Prediction:
+            masks: MaskCounts | None = None, tiles: tuple[int, int] | None = None,
+            sizes: Mapping[str, Any] | None = None,
+            tensors: Mapping[str, Any] | None = None) -> Prediction:
     """Predict one attention call on one GPU.
 
     Parameters
@@ -370,7 +561,8 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
     hw : str, path or GPUSpec
     cascade : str, path or Cascade
     problem : AttentionProblem
-        Shape, dtypes and the causal flag.
+        Shape and dtypes; its causal flag chooses the cascade's causal variant
+        (:func:`einsum.with_mask`).
     profile : str, path or KernelProfile
         ``flash3`` (default), ``flash2``, ``unfused`` or a YAML path.
     masks : MaskCounts, optional
@@ -378,6 +570,8 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
         they fix the tiles.
     tiles : (int, int), optional
         Override the profile's ``(q_tile, kv_tile)``.
+    sizes, tensors : mapping, optional
+        As for :func:`predict_batch`.
 
     Returns
     -------
@@ -399,19 +593,30 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
     (['input-copies', 'gemm-QK', 'elementwise-2', 'gemm-AV'], True, 'dram')
     """
     gpu, c, prof = resolve(hw, cascade, profile)
-    shapes = _one_problem(problem, masks, tiles)
+    masked, _ = _masked(c, problem.causal and masks is None)
+    c = masked or c
+    if masks is not None and mask_plan(c).kind != "dense":
+        raise SpecError(f"cascade '{c.name}' masks keys with its own filter; a GNA mask "
+                        f"(--layout/--window/--stride/--dilation) would restate it — drop one")
+    extra, qk, v = bound_sizes(c, problem.head_dim_qk, problem.v_dim, sizes)
+    shapes = _one_problem(problem, masks, tiles, extra, (qk, v), tensors)
+    if bind(c).kv_shared:
+        # one latent K/V for every head: "as many KV heads as heads" means "not given"
+        given = None if problem.kv_heads == problem.heads else problem.kv_heads
+        shapes = _replace(shapes, kv_heads=np.asarray(shared_kv_heads(c, problem.heads, given)))
     row = evaluate_shapes(gpu, c, prof, shapes, masks.pairs if masks else None).row(0)
     kernels = tuple(_scalar_record(k) for k in row.kernels if k.time_s > 0)
     return _replace_prediction(row, kernels)
 
 
 def _one_problem(problem: AttentionProblem, masks: MaskCounts | None,
-                 tiles: tuple[int, int] | None) -> Shapes:
+                 tiles: tuple[int, int] | None, extra: Mapping[str, Any],
+                 dims: tuple[Any, Any], tensors: Mapping[str, Any] | None) -> Shapes:
     """Shapes of one problem, with a sparse mask's counts or a tile override attached."""
     shapes = make_shapes([problem.batch], problem.heads, problem.seq_q, problem.seq_kv,
-                         problem.head_dim_qk, kv_heads=problem.kv_heads,
-                         head_dim_v=problem.v_dim, causal=problem.causal, dtype=problem.dtype,
-                         kv_dtype=problem.kv_dtype)
+                         dims[0], kv_heads=problem.kv_heads, head_dim_v=dims[1],
+                         dtype=problem.dtype, kv_dtype=problem.kv_dtype, extra=extra,
+                         tensors=tensors)
     if masks is not None:
         return _with_masks(shapes, masks)
     if tiles is not None:

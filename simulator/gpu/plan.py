@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from einsum import Cascade, Poly, live_footprint, op_counts, pass_analysis
-from einsum.model import Binary, Einsum, TensorRef, expr_refs, rank_root
+from einsum.model import Binary, Einsum, TensorRef, expr_refs
 from simulator.errors import SpecError
+from simulator.gpu.binding import RankBinding, bind
 
 __all__ = [
-    "INSTANCE_RANKS",
     "MUFU_KINDS",
     "CascadePlan",
     "KernelPlan",
@@ -43,8 +43,6 @@ __all__ = [
     "plan_cascade",
 ]
 
-#: Batch/head ranks: a cascade without them describes one (batch, head) instance.
-INSTANCE_RANKS = ("B", "H", "HK", "G")
 #: Op kinds executed by the exp unit (MUFU / SFU).
 MUFU_KINDS = frozenset({"exp", "log", "sqrt", "sigmoid", "tanh", "elu"})
 _KINDS = ("traversal", "gemm", "elementwise", "merge")
@@ -55,9 +53,10 @@ class TensorMove:
     """A tensor a kernel moves through DRAM.
 
     ``elements`` is per cascade instance (rank sizes as symbols); ``streamed`` marks a
-    key-side input (an ``M`` rank and no ``P`` rank, e.g. K and V) that a traversal
-    kernel re-reads once per query tile; ``role`` is ``input``, ``output`` or
-    ``intermediate`` (spilled between kernels).
+    key-side input (it carries the key rank but not the query rank, e.g. K and V) that a
+    traversal kernel re-reads once per query tile; ``role`` is ``input``, ``output`` or
+    ``intermediate`` (spilled between kernels); ``value_side`` marks a streamed tensor
+    with no contracted rank (V, stored at the V bytes per element).
     """
 
     name: str
@@ -65,6 +64,7 @@ class TensorMove:
     write: bool
     streamed: bool
     role: str
+    value_side: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,12 @@ class KernelPlan:
     """One kernel: its Einsums, kind, work polynomials and DRAM tensors.
 
     ``step`` and ``tile`` map resource → work per (query tile, key tile) step and per
-    query tile (traversal kernels; evaluate with ``P`` = query tile, ``M0``/``M`` = key
-    tile, ``M1`` = 1); ``total`` maps resource → work per instance at full sizes.
-    Tensor work is in FLOP, exp and FP32 work in ops.
+    query tile (traversal kernels; evaluate with :meth:`RankBinding.step` sizes: the query
+    rank one query tile, the key rank and its inner part one key tile, outer key parts 1);
+    ``total`` maps resource → work per instance at full sizes. Tensor work is in FLOP,
+    exp and FP32 work in ops. ``operand_tiles`` are the streamed MMA operands of one step,
+    one entry per use; ``kv_per_key`` the streamed elements per key (each tensor once) and
+    ``q_per_row`` the resident query-side elements per query row.
     """
 
     name: str
@@ -87,6 +90,9 @@ class KernelPlan:
     moves: tuple[TensorMove, ...]
     operand_tiles: tuple[Poly, ...]
     resident_operands: tuple[Poly, ...]
+    binding: RankBinding
+    kv_per_key: Poly = Poly()
+    q_per_row: Poly = Poly()
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,16 @@ class CascadePlan:
     spilled : tuple of KernelPlan
         The kernels used otherwise (one per pass group; PyTorch-style for ``unfused``).
     held_elements : Poly
-        Elements per query of the largest set of ``M`` fibers crossing a barrier.
+        Elements per query of the largest set of key fibers crossing a barrier.
     split : bool
-        Split-K cascade (a parallel ``M1`` rank merged in a later pass).
+        Split-K cascade (a parallel outer part of the key partition, merged in a later pass).
     instance_ranks : tuple of str
         The batch/head ranks the cascade itself has.
+    binding : RankBinding
+        How the workload's sizes reach the cascade's ranks.
+    split_rank : str or None
+        The key part a split-K kernel parallelises (``M1`` of FlashDecoding, ``S`` of
+        ring attention's shards).
     """
 
     cascade: str
@@ -118,6 +129,8 @@ class CascadePlan:
     held_elements: Poly
     split: bool
     instance_ranks: tuple[str, ...]
+    binding: RankBinding | None = None
+    split_rank: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -138,17 +151,27 @@ def _aliases(cascade: Cascade) -> dict[str, str]:
     return alias
 
 
-def _roots(cascade: Cascade, tensor: str) -> set[str]:
-    """Rank roots (``M`` for ``M1``/``M0``) of a tensor's positions."""
-    return {rank_root(r) for r in cascade.ranks_of(tensor) if r != "?"}
+def _sides(binding: RankBinding, tensor: str) -> tuple[bool, bool]:
+    """(carries the key rank, carries the query rank) — partitions included."""
+    cascade = binding.cascade
+    ranks = {r for r in cascade.ranks_of(tensor) if r != "?"}
+    key = bool(binding.key) and bool(ranks & cascade.family(binding.key))
+    query = bool(binding.query) and bool(ranks & cascade.family(binding.query))
+    return key, query
 
 
-def _elements(cascade: Cascade, tensor: str) -> Poly:
+def _elements(binding: RankBinding, tensor: str) -> Poly:
     """Elements of a tensor per instance: the product of its non-instance ranks."""
-    ranks = [r for r in cascade.ranks_of(tensor) if r != "?" and r not in INSTANCE_RANKS]
+    cascade = binding.cascade
+    ranks = [r for r in cascade.ranks_of(tensor) if r != "?" and r not in binding.instance]
     if "?" in cascade.ranks_of(tensor):
         return Poly()  # a mask tensor of unknown extent: not priced
     return Poly.product(ranks)
+
+
+def _value_side(binding: RankBinding, tensor: str) -> bool:
+    """A key-side tensor without contracted ranks (V): stored at the V bytes per element."""
+    return not set(binding.cascade.ranks_of(tensor)) & set(binding.contracted)
 
 
 def _resource_work(cascade: Cascade, labels: tuple[str, ...], mac_on_fp32: bool,
@@ -190,17 +213,21 @@ def _accumulate_adds(cascade: Cascade) -> frozenset[str]:
     return frozenset(adds)
 
 
-def _traverses(cascade: Cascade, einsum: Einsum) -> bool:
-    """True if the Einsum iterates over the key rank ``M`` or one of its partitions."""
-    return any(rank_root(cascade.rank_of(v)) == "M" for v in einsum.iteration_vars)
+def _traverses(binding: RankBinding, einsum: Einsum) -> bool:
+    """True if the Einsum iterates over the key rank or one of its partitions."""
+    if binding.key is None:
+        return False
+    family = binding.cascade.family(binding.key)
+    return any(binding.cascade.rank_of(v) in family for v in einsum.iteration_vars)
 
 
 # --------------------------------------------------------------------------- kernels
 
 
-def _moves(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
+def _moves(binding: RankBinding, labels: tuple[str, ...], alias: dict[str, str],
            producer: dict[str, int], kernel_index: int) -> tuple[TensorMove, ...]:
     """DRAM reads and writes of one kernel, given which kernel produces each tensor."""
+    cascade = binding.cascade
     outputs = set(cascade.outputs)
     moves: dict[tuple[str, bool], TensorMove] = {}
     for label in labels:
@@ -212,24 +239,32 @@ def _moves(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
             source = producer.get(name)
             if source == kernel_index or (source is None and name in cascade.produced):
                 continue
-            roots = _roots(cascade, name)
+            key, query = _sides(binding, name)
             role = "input" if source is None else "intermediate"
-            streamed = role == "input" and "M" in roots and "P" not in roots
-            moves[(name, False)] = TensorMove(name, _elements(cascade, name), False, streamed,
-                                              role)
+            streamed = role == "input" and key and not query
+            moves[(name, False)] = TensorMove(name, _elements(binding, name), False, streamed,
+                                              role, streamed and _value_side(binding, name))
         consumers = {producer.get(e.label) for e in cascade.einsums
                      if einsum.name in {r.name for r in expr_refs(e.expr)}}
         if einsum.name in outputs or consumers - {kernel_index}:
             role = "output" if einsum.name in outputs else "intermediate"
-            moves[(einsum.name, True)] = TensorMove(einsum.name, _elements(cascade, einsum.name),
+            moves[(einsum.name, True)] = TensorMove(einsum.name, _elements(binding, einsum.name),
                                                     True, False, role)
     return tuple(moves.values())
 
 
-def _operands(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
-              ) -> tuple[tuple[Poly, ...], tuple[Poly, ...]]:
-    """Per-step operand tiles of the contractions: streamed (K/V) and resident (Q)."""
+def _operands(binding: RankBinding, labels: tuple[str, ...], alias: dict[str, str],
+              ) -> tuple[tuple[Poly, ...], tuple[Poly, ...], Poly, Poly]:
+    """Operands of the contractions and their per-key / per-row element counts.
+
+    Returns the streamed (K/V) tiles of one step, one per use; the resident (Q) operands
+    per instance; and the streamed elements per key and resident elements per query row,
+    each tensor counted once (MLA's latent cache is both K and V).
+    """
+    cascade = binding.cascade
     streamed, resident = [], []
+    per_key: dict[str, Poly] = {}
+    per_row: dict[str, Poly] = {}
     macs = _mac_outputs(cascade)
     for label in labels:
         if label not in macs:
@@ -239,36 +274,48 @@ def _operands(cascade: Cascade, labels: tuple[str, ...], alias: dict[str, str],
             name = alias.get(ref.name, ref.name)
             if name in cascade.produced:
                 continue  # produced on chip (probabilities in registers)
-            roots = _roots(cascade, name)
+            key, query = _sides(binding, name)
             ranks = [cascade.rank_of(v.name) for v in ref.indices if hasattr(v, "name")]
-            tile = Poly.product([r for r in ranks if r not in INSTANCE_RANKS])
-            if "M" in roots and "P" not in roots:
-                streamed.append(tile if tile else _elements(cascade, name))
-            elif "P" in roots and "M" not in roots:
-                resident.append(_elements(cascade, name))
-    return tuple(streamed), tuple(resident)
+            tile = Poly.product([r for r in ranks if r not in binding.instance])
+            if key and not query:
+                streamed.append(tile if tile else _elements(binding, name))
+                per_key[name] = _per(binding, name, cascade.family(binding.key))
+            elif query and not key:
+                resident.append(_elements(binding, name))
+                per_row[name] = _per(binding, name, cascade.family(binding.query))
+    return (tuple(streamed), tuple(resident), sum(per_key.values(), start=Poly()),
+            sum(per_row.values(), start=Poly()))
 
 
-def _kernel(cascade: Cascade, name: str, kind: str, labels: tuple[str, ...],
+def _per(binding: RankBinding, tensor: str, family: frozenset[str]) -> Poly:
+    """Elements of a tensor per key (or per query row): its ranks outside the family."""
+    ranks = [r for r in binding.cascade.ranks_of(tensor)
+             if r != "?" and r not in family and r not in binding.instance]
+    return Poly.product(ranks)
+
+
+def _kernel(binding: RankBinding, name: str, kind: str, labels: tuple[str, ...],
             groups: tuple[int, ...], context: dict) -> KernelPlan:
     """Assemble one :class:`KernelPlan`."""
+    cascade = binding.cascade
     mac_on_fp32 = kind == "merge"
     fused_adds = context["fused_adds"] if kind == "traversal" else frozenset()
     work_labels = tuple(lb for lb in labels if not _is_copy(cascade.einsum(lb)))
-    traversing = tuple(lb for lb in work_labels if _traverses(cascade, cascade.einsum(lb)))
+    traversing = tuple(lb for lb in work_labels if _traverses(binding, cascade.einsum(lb)))
     others = tuple(lb for lb in work_labels if lb not in traversing)
     step = _resource_work(cascade, traversing, mac_on_fp32, fused_adds)
     tile = _resource_work(cascade, others, mac_on_fp32, fused_adds)
     total = _resource_work(cascade, work_labels, mac_on_fp32, fused_adds)
-    moves = _moves(cascade, labels, context["alias"], context["producer"], context["index"])
-    streamed, resident = _operands(cascade, labels, context["alias"])
+    moves = _moves(binding, labels, context["alias"], context["producer"], context["index"])
+    streamed, resident, per_key, per_row = _operands(binding, labels, context["alias"])
     return KernelPlan(name, kind, labels, groups, tuple(step.items()), tuple(tile.items()),
-                      tuple(total.items()), moves, streamed, resident)
+                      tuple(total.items()), moves, streamed, resident, binding, per_key, per_row)
 
 
-def _build(cascade: Cascade, kernels: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]],
+def _build(binding: RankBinding, kernels: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]],
            ) -> tuple[KernelPlan, ...]:
     """Build kernel plans from ``(name, kind, labels, groups)`` lists."""
+    cascade = binding.cascade
     alias = _aliases(cascade)
     producer = {}
     for index, (_, _, labels, _) in enumerate(kernels):
@@ -280,7 +327,7 @@ def _build(cascade: Cascade, kernels: list[tuple[str, str, tuple[str, ...], tupl
     plans = []
     for index, (name, kind, labels, groups) in enumerate(kernels):
         context["index"] = index
-        plans.append(_kernel(cascade, name, kind, labels, groups, context))
+        plans.append(_kernel(binding, name, kind, labels, groups, context))
     return tuple(plans)
 
 
@@ -310,29 +357,41 @@ def _unfused_kernels(cascade: Cascade) -> list[tuple[str, str, tuple[str, ...], 
     return [(n, k, lbs, tuple(sorted({level.get(lb, 0) for lb in lbs}))) for n, k, lbs, _ in kernels]
 
 
-def _is_split(cascade: Cascade) -> bool:
-    """Split-K: a non-iterative ``M1`` partition whose partials a later pass merges."""
+def _split_rank(binding: RankBinding) -> str | None:
+    """Split-K: a non-iterative outer key part whose partials a later pass merges.
+
+    The later passes must not touch the other key parts (they read only per-split
+    summaries), as in FlashDecoding (``M1``) and ring attention's shards (``S``).
+    """
+    cascade = binding.cascade
     report = pass_analysis(cascade)
-    if report.passes < 2:
-        return False
-    m1_vars = {v for e in cascade.einsums for v in e.iteration_vars
-               if cascade.rank_of(v) == "M1"}
-    m0_vars = {v for e in cascade.einsums for v in e.iteration_vars
-               if cascade.rank_of(v) == "M0"}
-    if not m1_vars or m1_vars & set(cascade.iterative_vars):
-        return False
+    if report.passes < 2 or not binding.key_outer:
+        return None
+    iterative_ranks = {cascade.rank_of(v) for v in cascade.iterative_vars}
+    candidates = [r for r in binding.key_outer if r not in iterative_ranks]
+    if not candidates:
+        return None
+    rank = candidates[0]
+    others = cascade.family(binding.key) - {rank, binding.key}
     later = [cascade.einsum(lb) for group in report.groups[1:] for lb in group]
-    return all(not (set(e.iteration_vars) & m0_vars) for e in later)
+    uses_vars = any(cascade.rank_of(v) == rank for e in cascade.einsums for v in e.iteration_vars)
+    if not uses_vars:
+        return None
+    if any(cascade.rank_of(v) in others for e in later for v in e.iteration_vars):
+        return None
+    return rank
 
 
-def _split_kernels(cascade: Cascade) -> list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]:
+def _split_kernels(binding: RankBinding, rank: str,
+                   ) -> list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]:
     """Split-K: partials per (query tile, split) in one kernel, every merge in another."""
+    cascade = binding.cascade
     report = pass_analysis(cascade)
-    m1_vars = {v for e in cascade.einsums for v in e.iteration_vars if cascade.rank_of(v) == "M1"}
+    split_vars = {v for e in cascade.einsums for v in e.iteration_vars if cascade.rank_of(v) == rank}
     first, merge = [], []
     for label in report.groups[0]:
         einsum = cascade.einsum(label)
-        (merge if set(einsum.reduced_vars) & m1_vars else first).append(label)
+        (merge if set(einsum.reduced_vars) & split_vars else first).append(label)
     merge += [lb for group in report.groups[1:] for lb in group]
     return [("split-kv", "traversal", tuple(first), (1,)),
             ("merge", "merge", tuple(merge), tuple(range(2, report.passes + 1)))]
@@ -382,23 +441,23 @@ def plan_cascade(cascade: Cascade, fusion: str) -> CascadePlan:
     """
     if fusion not in ("fused", "unfused"):
         raise SpecError(f"fusion: expected 'fused' or 'unfused'; got {fusion!r}")
+    binding = bind(cascade)
     report = pass_analysis(cascade)
-    ranks = {r for _, rs in cascade.tensor_ranks for r in rs}
-    instance = tuple(r for r in INSTANCE_RANKS if r in ranks)
     held = _held_elements(cascade)
     labels = tuple(e.label for e in cascade.einsums)
-    split = fusion == "fused" and _is_split(cascade)
+    split_rank = _split_rank(binding) if fusion == "fused" else None
     if fusion == "unfused":
         kernels = _unfused_kernels(cascade)
-    elif split:
-        kernels = _split_kernels(cascade)
+    elif split_rank:
+        kernels = _split_kernels(binding, split_rank)
     else:
         groups = report.groups or (labels,)
         kernels = [(f"pass-{i}" if len(groups) > 1 else "fused", "traversal", g, (i,))
                    for i, g in enumerate(groups, start=1)]
-    spilled = _build(cascade, kernels)
+    spilled = _build(binding, kernels)
     fused = None
-    if fusion == "fused" and not split and len(spilled) > 1:
-        fused = _build(cascade, [("fused", "traversal", labels,
+    if fusion == "fused" and not split_rank and len(spilled) > 1:
+        fused = _build(binding, [("fused", "traversal", labels,
                                   tuple(range(1, report.passes + 1)))])[0]
-    return CascadePlan(cascade.name, report.passes, fused, spilled, held, split, instance)
+    return CascadePlan(cascade.name, report.passes, fused, spilled, held, bool(split_rank),
+                       binding.instance, binding, split_rank)

@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "StepCounts",
+    "causal_pairs",
     "causal_steps",
     "ceil_div",
     "clipped_floor_sum",
@@ -131,12 +132,13 @@ def dense_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any) -> StepCounts:
     return StepCounts(q_tiles * kv_tiles, zero, kv_tiles + zero, q_tiles, kv_tiles + zero)
 
 
-def causal_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any) -> StepCounts:
-    """Visited and partially masked key tiles of a bottom-right-aligned causal mask.
+def causal_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any, offset: Any = None) -> StepCounts:
+    """Visited and partially masked key tiles of a causal mask ``m <= p + offset``.
 
-    Query ``p`` sees keys ``m <= p + keys - rows``. Query tile ``i`` visits key tiles up
-    to the one holding its last row's last key; a visited tile is partially masked
-    unless its last key is visible to the tile's first row (padding keys do not count).
+    ``offset`` defaults to ``keys - rows`` (bottom-right aligned: query ``p`` sees keys
+    ``m <= p + keys - rows``). Query tile ``i`` visits key tiles up to the one holding its
+    last row's last key; a visited tile is partially masked unless its last key is
+    visible to the tile's first row (padding keys do not count).
 
     Examples
     --------
@@ -147,7 +149,7 @@ def causal_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any) -> StepCounts:
     32
     """
     q_tiles, kv_tiles = ceil_div(rows, q_tile), ceil_div(keys, kv_tile)
-    offset = keys - rows
+    offset = keys - rows if offset is None else offset
     # all tiles but the last end at row (i+1)*q_tile - 1; the last ends at rows - 1
     inner = clipped_floor_sum(q_tiles - 1, q_tile, q_tile - 1 + offset, kv_tile, 1, kv_tiles)
     last = np.clip((rows - 1 + offset) // kv_tile + 1, 0, kv_tiles)
@@ -159,6 +161,18 @@ def causal_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any) -> StepCounts:
     full = full + np.minimum(last_full, last)
     counts = StepCounts(steps, steps - full, last, q_tiles, kv_tiles)
     return StepCounts(*(v if np.ndim(v) else int(v) for v in counts))
+
+
+def causal_pairs(rows: Any, keys: Any, offset: Any = None) -> Any:
+    """Unmasked (query, key) pairs of the causal mask ``m <= p + offset`` (exact).
+
+    Examples
+    --------
+    >>> causal_pairs(4, 4), causal_pairs(1, 4096), causal_pairs(4, 8, 0)
+    (10, 4096, 10)
+    """
+    offset = keys - rows if offset is None else offset
+    return clipped_floor_sum(rows, 1, offset + 1, 1, 0, keys)
 
 
 def rule_tiles(head_dim: Any, rules: tuple) -> tuple[Any, Any]:

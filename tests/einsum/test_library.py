@@ -25,6 +25,19 @@ PAPER_PASSES = {
     "attention-1pass-block": 1,
     "decode-splitk": 2,               # split summaries are re-read by the merge
     "linear-attention": 1,
+    # Variants (reference/attention_variants.md): each paper's kernel is one fused pass.
+    "sigmoid-attention": 1,           # FlashSigmoid: no running state at all
+    "softcap-attention": 1,           # Gemma-2 soft cap inside Cascade 5
+    "alibi-causal": 1,
+    "diff-attention": 1,              # two online-softmax states, one traversal
+    "streaming-llm": 1,
+    "moa-attention": 1,
+    "neighborhood-2d": 1,             # NATTEN's fused neighborhood attention (FNA)
+    "lightning-attention-2": 1,       # one sweep over the blocks, E x F state
+    "lightning-attention-2-nodecay": 1,
+    "mla-decode": 1,                  # FlashMLA: one pass over the latent cache
+    "ring-attention": 2,              # the merge re-reads the S shard summaries, as split-K
+    "moba-attention": 1,
 }
 
 
@@ -53,20 +66,136 @@ def test_executor_equals_direct_definition(name, seed):
     assert result.max_abs_error < 1e-9
 
 
-PARTITIONED = ["attention-1pass", "attention-2pass-partitioned", "attention-1pass-causal",
-               "attention-1pass-window", "decode-splitk"]
+def _base(draw, causal=False):
+    """Ragged key/query lengths, a chunk that need not divide M, small head dims."""
+    m = draw(st.integers(1, 40))
+    p = draw(st.integers(1, 9))
+    return {"M": m, "M0": draw(st.integers(1, 17)), "P": min(p, m) if causal else p,
+            "E": draw(st.integers(1, 5)), "F": draw(st.integers(1, 5))}
 
 
-@settings(max_examples=25, deadline=None)
-@given(name=st.sampled_from(PARTITIONED), m=st.integers(1, 40), chunk=st.integers(1, 17),
-       p=st.integers(1, 9), e=st.integers(1, 5), f=st.integers(1, 5), seed=st.integers(0, 99))
-def test_partitioned_cascades_on_ragged_shapes(name, m, chunk, p, e, f, seed):
+@st.composite
+def _plain(draw):
+    return _base(draw)
+
+
+@st.composite
+def _causal(draw):
+    return _base(draw, causal=True)
+
+
+@st.composite
+def _window(draw):
+    sizes = _base(draw, causal=True)
+    return {**sizes, "W": draw(st.integers(1, sizes["M"]))}
+
+
+@st.composite
+def _sink_window(draw):
+    sizes = _base(draw, causal=True)
+    return {**sizes, "W": draw(st.integers(1, sizes["M"])), "S": draw(st.integers(0, 5))}
+
+
+@st.composite
+def _heads(draw, causal=True, sink=False):
+    sizes = _base(draw, causal=causal)
+    sizes["H"] = draw(st.integers(1, 3))
+    if sink:
+        sizes["S"] = draw(st.integers(0, 4))
+    return sizes
+
+
+@st.composite
+def _softcap(draw):
+    return {**_base(draw), "CAP": draw(st.integers(1, 6))}
+
+
+@st.composite
+def _shards(draw):
+    return {**_base(draw), "S": draw(st.integers(1, 5))}
+
+
+@st.composite
+def _blocks(draw):
+    return {**_base(draw, causal=True), "PB": draw(st.integers(1, 9)), "MB": draw(st.integers(1, 17))}
+
+
+@st.composite
+def _mla(draw):
+    sizes = _base(draw)
+    return {"M": sizes["M"], "M0": sizes["M0"], "P": sizes["P"], "C": draw(st.integers(1, 6)),
+            "R": draw(st.integers(1, 4)), "H": draw(st.integers(1, 3))}
+
+
+@st.composite
+def _neighborhood(draw):
+    x, y = draw(st.integers(1, 7)), draw(st.integers(1, 6))
+    return {"X": x, "Y": y, "KX": draw(st.integers(1, x)), "KY": draw(st.integers(1, y)),
+            "M0": draw(st.integers(1, 17)), "E": draw(st.integers(1, 5)),
+            "F": draw(st.integers(1, 5))}
+
+
+@st.composite
+def _lightning(draw):
+    n = draw(st.integers(1, 30))  # self-attention: M = P
+    return {"M": n, "P": n, "I": draw(st.integers(1, 9)), "E": draw(st.integers(1, 5)),
+            "F": draw(st.integers(1, 5))}
+
+
+# Random ragged shapes for every cascade that partitions a rank (chunks, shards, blocks).
+RAGGED = {
+    "attention-1pass": _plain(),
+    "attention-2pass-partitioned": _plain(),
+    "attention-1pass-causal": _causal(),       # every query must see at least one key
+    "attention-1pass-window": _window(),
+    "decode-splitk": _plain(),
+    "sigmoid-attention": _plain(),
+    "softcap-attention": _softcap(),
+    "alibi-causal": _heads(),
+    "diff-attention": _plain(),
+    "streaming-llm": _sink_window(),
+    "moa-attention": _heads(sink=True),
+    "neighborhood-2d": _neighborhood(),
+    "lightning-attention-2": _lightning(),
+    "lightning-attention-2-nodecay": _lightning(),
+    "mla-decode": _mla(),
+    "ring-attention": _shards(),
+    "moba-attention": _blocks(),
+}
+
+
+@settings(max_examples=120, deadline=None)
+@given(name=st.sampled_from(sorted(RAGGED)), data=st.data(), seed=st.integers(0, 99))
+def test_partitioned_cascades_on_ragged_shapes(name, data, seed):
     """Chunks that do not divide M leave padded points empty; results stay exact."""
-    sizes = {"M": m, "M0": chunk, "P": p, "E": e, "F": f, "W": max(1, m // 3)}
-    if name in ("attention-1pass-causal", "attention-1pass-window"):
-        sizes["P"] = min(p, m)  # every query must see at least one key
+    sizes = data.draw(RAGGED[name], label="sizes")
     result = check_cascade(einsum.load(name), sizes, seed)
     assert result.max_abs_error < 1e-9
+
+
+# Rank roles of the variants: (key, query, contracted, value, batch, group).
+ROLES = {
+    "sigmoid-attention": ("M", "P", ("E",), ("F",), (), ()),
+    "softcap-attention": ("M", "P", ("E",), ("F",), (), ()),
+    "alibi-causal": ("M", "P", ("E",), ("F",), ("H",), ()),
+    "diff-attention": ("M", "P", ("E",), ("F",), (), ()),
+    "streaming-llm": ("M", "P", ("E",), ("F",), (), ()),
+    "moa-attention": ("M", "P", ("E",), ("F",), ("H",), ()),
+    "neighborhood-2d": ("M", "P", ("E",), ("F",), (), ()),
+    "lightning-attention-2": ("M", "P", ("E",), ("F",), (), ()),
+    "lightning-attention-2-nodecay": ("M", "P", ("E",), ("F",), (), ()),
+    "mla-decode": ("M", "P", ("R",), ("C",), (), ("H",)),  # C is a latent value rank
+    "ring-attention": ("M", "P", ("E",), ("F",), (), ()),
+    "moba-attention": ("M", "P", ("E",), ("F",), (), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_variant_rank_roles(name):
+    roles = einsum.rank_roles(einsum.load(name))
+    assert (roles.key, roles.query, roles.contracted, roles.value, roles.batch,
+            roles.group) == ROLES[name]
+    assert roles.latent == (("C",) if name == "mla-decode" else ())
 
 
 def test_gqa_shares_kv_heads():
@@ -78,3 +207,55 @@ def test_gqa_shares_kv_heads():
     out = einsum.evaluate(cascade, inputs, sizes)["AV"]
     np.testing.assert_allclose(out[:, :, 0], out[:, :, 1])
     assert not np.allclose(out[:, 0], out[:, 1])  # different KV heads differ
+
+
+def _edited(name, *edits):
+    """A built-in with lines replaced, ``(old, new)`` pairs (the header, reference included,
+    stays)."""
+    text = einsum.library.library_path(name).read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    return einsum.parse(text, source=f"{name}-edited.cas")
+
+
+def test_alibi_causal_filter_must_sit_on_the_biased_score():
+    """'-' takes the union of supports: filtering QK alone lets the dense bias refill the
+    masked keys. The reference check tells the two placements apart."""
+    causal = "  : m1*M0+m0 <= p + M - P"
+    score = "BQK[h,m1,m0,p]  = Q[h,e,p] * BK[h,e,m1,m0]"
+    wrong = _edited("alibi-causal", (score, score + causal), ("- m0)" + causal, "- m0)"))
+    assert not wrong.einsum("S").filters and wrong.einsum("BQK").filters
+    assert check_cascade(wrong).max_abs_error > 0.01
+
+    right = einsum.load("alibi-causal")
+    sizes = einsum.resolve_sizes(right, einsum.parse_size_assignments(right.meta("sizes")))
+    sln = einsum.evaluate(right, einsum.random_inputs(right, sizes), sizes)["SLN"]  # [h,m1,m0,p]
+    key = np.arange(sizes["M1"])[:, None] * sizes["M0"] + np.arange(sizes["M0"])[None, :]
+    visible = key[:, :, None] <= np.arange(sizes["P"]) + sizes["M"] - sizes["P"]
+    assert np.all(sln[:, ~visible] == 0) and np.all(sln[:, visible] > 0)
+
+
+def test_lightning_carried_state_outside_the_reduction():
+    """Adding the carried state inside the update's reduction adds it once per key."""
+    wrong = _edited("lightning-attention-2-nodecay",
+                    ("KV[e,f,n+1]   = KV[e,f,n] + KVU[e,f,n]",
+                     "KV[e,f,n+1]   = KV[e,f,n] + BK[e,n,j] * BV[f,n,j]"),
+                    ("KVU[e,f,n]    = BK[e,n,j] * BV[f,n,j]", ""))
+    assert wrong.outputs == ("O",)
+    assert check_cascade(wrong).max_abs_error > 0.01
+    assert check_cascade(einsum.load("lightning-attention-2-nodecay")).max_abs_error < 1e-9
+
+
+@pytest.mark.parametrize("sizes", [{"X": 6, "Y": 5, "KX": 3, "KY": 4},
+                                   {"X": 4, "Y": 7, "KX": 4, "KY": 2},
+                                   {"X": 5, "Y": 3, "KX": 1, "KY": 3}])
+def test_neighborhood_window_has_exactly_kx_ky_keys(sizes):
+    """NATTEN's rule shifts windows inside at the borders: every query sees KX*KY keys."""
+    cascade = einsum.load("neighborhood-2d")
+    full = {**sizes, "E": 2, "F": 2, "M0": 8}
+    resolved = einsum.resolve_sizes(cascade, full)
+    density = einsum.filter_density(cascade, "rho_BQK", full)
+    tokens = sizes["X"] * sizes["Y"]
+    assert density * resolved["M1"] * resolved["M0"] == pytest.approx(sizes["KX"] * sizes["KY"])
+    assert tokens == resolved["M"] == resolved["P"]

@@ -4,7 +4,18 @@ import pytest
 
 import einsum
 from einsum import ParseError
-from einsum.model import BoolOp, Compare, MaskRef
+from einsum.model import (
+    BoolOp,
+    Compare,
+    Comparison,
+    IndexValue,
+    IntTensor,
+    Logic,
+    MaskRef,
+    Num,
+    Where,
+    int_tensors,
+)
 
 DESIGN_3PASS = """
 QK[m,p]  = Q[e,p] * K[e,m]
@@ -110,3 +121,51 @@ def test_bad_input_is_located(text, line, column, fragment):
 def test_unknown_builtin_lists_the_known_ones():
     with pytest.raises(einsum.EinsumError, match="attention-1pass"):
         einsum.load("no-such-cascade")
+
+
+# ----------------------------------------------------------------------------- newer syntax
+def test_rank_variables_as_values_fold_into_one_index_value():
+    cascade = einsum.parse("inputs: QK[m,p], SLOPE[h]\n"
+                           "S[h,m,p] = QK[m,p] - SLOPE[h] * (p + M - P - m)")
+    bias = cascade.einsum("S").expr.right
+    assert isinstance(bias.right, IndexValue)
+    assert str(bias.right.expr) == "p + M - P - m"
+
+
+def test_where_comparisons_logic_pow_and_softplus():
+    cascade = einsum.parse("inputs: A[m,p], L\n"
+                           "Y[m,p] = where(A[m,p] > 0, pow(L, m - p), A[m,p] ^ 2)\n"
+                           "Z[m,p] = (m >= p and not (A[m,p] < 1)) * softplus(A[m,p])")
+    where = cascade.einsum("Y").expr
+    assert isinstance(where, Where) and isinstance(where.cond, Comparison)
+    assert where.then.op == "pow" and isinstance(where.then.right, IndexValue)
+    assert where.other.op == "pow" and where.other.right == Num(2.0)
+    logic, soft = cascade.einsum("Z").expr.left, cascade.einsum("Z").expr.right
+    assert isinstance(logic, Logic) and logic.op == "and" and soft.func == "softplus"
+
+
+def test_tensors_inside_filters_and_indices():
+    cascade = einsum.parse("inputs: QK[m,p], W[h], K[e,m], IDX[p]\n"
+                           "S[h,m,p] = QK[m,p] : p + M - P - W[h] < m <= p + M - P\n"
+                           "G[e,p] = K[e, IDX[p]]")
+    window = cascade.einsum("S").filters[0]
+    assert isinstance(window, Compare) and window.ops == ("<", "<=")
+    assert [t.name for t in int_tensors(window.operands[0])] == ["W"]
+    gather = cascade.einsum("G").expr
+    assert isinstance(gather.indices[1], IntTensor) and gather.indices[1].ref.name == "IDX"
+    assert set(cascade.inputs) == {"QK", "W", "K", "IDX"}
+
+
+def test_size_expressions_resolve_through_resolve_sizes():
+    cascade = einsum.parse("ranks: I=M0 J=I, N=2*M0\nBK[e,m1,m0] = K[e, m1*M0+m0]\n"
+                           "X[i,j] = A[i] * B[j]\nY[n] = C[n]")
+    sizes = einsum.resolve_sizes(cascade, {"M": 20, "M0": 8, "E": 1})
+    assert (sizes["I"], sizes["J"], sizes["N"], sizes["M1"]) == (8, 8, 16, 3)
+
+
+def test_partitions_from_index_arithmetic():
+    cascade = einsum.parse("BK[e,s,m1,m0] = K[e, s*MS + m1*M0 + m0]")
+    (partition,) = cascade.partitions
+    assert partition.root == "M" and partition.parts == ("S", "M1", "M0")
+    sizes = einsum.resolve_sizes(cascade, {"M": 50, "S": 4, "M0": 8, "E": 1})
+    assert (sizes["M1"], sizes["MS"]) == (2, 16)  # ceil(50 / (4*8)), then M1*M0

@@ -89,3 +89,84 @@ def test_every_command_has_help():
         assert command.help or command.short_help, f"command {' '.join(path)} lacks help"
         result = run(*path, "--help")
         assert result.exit_code == 0, path
+
+
+TRAP = """inputs: Q[e,p], K[e,m], BIAS[m,p]
+QK[m,p] = Q[e,p] * K[e,m]
+S[m,p]  = QK[m,p] : m <= p
+T[m,p]  = S[m,p] + BIAS[m,p]
+GM[p]   = T[m,p] :: max(m)
+"""
+
+
+@pytest.fixture
+def trap(tmp_path):
+    path = tmp_path / "trap.cas"
+    path.write_text(TRAP)
+    return path
+
+
+def test_lint_text_prints_file_line_code_message(trap):
+    result = run("lint", str(trap))
+    assert result.exit_code == 0
+    (line,) = result.stdout.strip().splitlines()
+    assert line.startswith(f"{trap}:4: union-undoes-filter: T (line 4): ")
+    assert "'T[m,p] = S[m,p] + BIAS[m,p] : m <= p'" in line
+
+
+def test_lint_clean_builtin_says_no_warnings():
+    result = run("lint", "attention-1pass-causal")
+    assert result.exit_code == 0 and result.stdout.strip() == "no warnings"
+
+
+def test_lint_json(trap):
+    doc = json.loads(run("lint", str(trap), "--json").stdout)
+    assert doc["cascade"] == "trap"
+    (warning,) = doc["warnings"]
+    assert set(warning) == {"code", "einsum", "line", "message"}
+    assert (warning["code"], warning["einsum"], warning["line"]) == ("union-undoes-filter", "T", 4)
+    assert json.loads(run("lint", "attention-3pass", "--json").stdout)["warnings"] == []
+
+
+def test_lint_strict_exit_codes(trap):
+    assert run("lint", str(trap), "--strict").exit_code == 1
+    assert run("lint", str(trap), "--strict", "--json").exit_code == 1
+    assert run("lint", "attention-1pass", "--strict").exit_code == 0
+
+
+def test_lint_bad_file_one_line_exit_2(tmp_path):
+    path = tmp_path / "bad.cas"
+    path.write_text("QK[m,p] = Q[e,p] * K[e,m\n")
+    result = run("lint", str(path))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"einsim: error: {path}:1:")
+    assert "Traceback" not in result.output
+    assert run("lint", "no-such").exit_code == 2
+
+
+def test_passes_and_show_carry_the_warnings(trap):
+    for command in ("passes", "show"):
+        doc = json.loads(run(command, str(trap), "--json").stdout)
+        assert [w["code"] for w in doc["warnings"]] == ["union-undoes-filter"]
+        assert json.loads(run(command, "attention-1pass", "--json").stdout)["warnings"] == []
+        text = run(command, str(trap)).stdout
+        assert f"{trap}:4: union-undoes-filter: T (line 4)" in text.splitlines()[-1]
+        assert "union-undoes-filter" not in run(command, "attention-1pass").stdout
+
+
+@pytest.mark.parametrize("header, fragment", [
+    ("", "names no direct definition"),
+    ("# reference: no-such-ref\n", "'# reference: no-such-ref' header names no known reference"),
+])
+def test_check_without_a_known_reference_says_how_to_add_one(tmp_path, header, fragment):
+    import einsum
+
+    path = tmp_path / "mine.cas"
+    path.write_text(header + "Y = A[k] * B[k]\n")
+    result = run("check", str(path))
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert fragment in line and "'# reference: NAME'" in line
+    assert all(name in line for name in einsum.REFERENCES)
+    assert "register_reference" in line and "einsum/reference.py" in line

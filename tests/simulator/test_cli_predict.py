@@ -63,7 +63,9 @@ def test_model_and_causal_cascade_implies_causal():
     doc = _json("--hw", "b200", "--cascade", "attention-1pass-causal", "--model", "llama-3-8b",
                 "--seq-q", "8192")
     assert doc["problem"]["causal"] is True and doc["problem"]["kv_heads"] == 8
-    assert doc["flops"] == 4 * 32 * 8192**2 * 128 / 2
+    assert doc["mask"] == "causal"
+    # FLOPs from the cascade's contractions: 2 (E + F) per unmasked pair, 8192*8193/2 pairs
+    assert doc["flops"] == 2 * 256 * 32 * (8192 * 8193 // 2)
 
 
 def test_gna_layout_mask():
@@ -78,12 +80,20 @@ def test_gna_layout_mask():
 
 
 def test_window_on_sliding_window_cascade():
-    doc = _json("--hw", "h100", "--cascade", "attention-1pass-window", "--heads", "32",
-                "--kv-heads", "8", "--head-dim", "128", "--seq-q", "32768", "--window", "4096",
-                "--causal")
-    full = _json("--hw", "h100", "--cascade", "attention-1pass", "--heads", "32", "--kv-heads",
-                 "8", "--head-dim", "128", "--seq-q", "32768", "--causal")
-    assert doc["time_s"] < full["time_s"] / 3
+    shape = ["--heads", "32", "--kv-heads", "8", "--head-dim", "128", "--seq-q", "32768"]
+    doc = _json("--hw", "h100", "--cascade", "attention-1pass-window", *shape, "--size", "W=4096")
+    full = _json("--hw", "h100", "--cascade", "attention-1pass", *shape, "--causal")
+    assert doc["time_s"] < full["time_s"] / 3 and doc["mask"] == "filter"
+    # --window on the dense cascade chooses its window variant: the same filter, the same price
+    flag = _json("--hw", "h100", "--cascade", "attention-1pass", *shape, "--window", "4096")
+    assert flag["time_s"] == doc["time_s"] and flag["problem"]["sizes"] == {"W": 4096}
+
+
+def test_mask_flag_contradicting_the_cascade_names_both():
+    stderr = _error("--hw", "h100", "--cascade", "attention-1pass-causal", *SHAPE,
+                    "--window", "1024")
+    assert "--window" in stderr and "attention-1pass-causal" in stderr
+    assert "BQK: m1*M0 + m0 <= p + M - P" in stderr
 
 
 def test_decode_with_quantised_kv():
@@ -109,7 +119,7 @@ def test_accel_branch_without_spatial_module(monkeypatch):
      "unknown kernel profile 'flash9'"),
     (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--layout", "30xAx80"],
      "--layout: expected 1 to 3 positive integers"),
-    (["--hw", "h100", "--cascade", "attention-1pass", "--heads", "8"], "missing shape"),
+    (["--hw", "h100", "--cascade", "attention-1pass", "--heads", "8"], "give the head dim"),
     (["--cascade", "attention-1pass", *SHAPE], "exactly one of --hw"),
     (["--hw", "h100", "--accel", "fusemax", "--cascade", "attention-1pass", *SHAPE],
      "exactly one of --hw"),
@@ -120,10 +130,14 @@ def test_accel_branch_without_spatial_module(monkeypatch):
     (["--hw", "a100", "--cascade", "attention-1pass", *SHAPE, "--dtype", "fp8"], "no dense fp8"),
     (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--kernel", "unfused"],
      "iterative"),
-    (["--hw", "h100", "--cascade", "attention-1pass-window", *SHAPE], "give the mask"),
+    (["--hw", "h100", "--cascade", "attention-1pass-window", *SHAPE], "--size W="),
     (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--layout", "1000"],
      "--layout: 1000 tokens"),
-    (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--window", "8192"], "window"),
+    (["--hw", "h100", "--cascade", "attention-1pass-causal", *SHAPE, "--window", "32x32"],
+     "contradict cascade"),
+    (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--size", "C"], "NAME=VALUE"),
+    (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--size", "C=-1"],
+     "positive integer"),
     (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--kv-tiling", "sideways"],
      "--kv-tiling"),
 ])

@@ -75,7 +75,9 @@ def test_serial_streams_add_pipe_times():
 
 def test_prediction_record_fields():
     pred = predict("h100", "attention-1pass", _problem(causal=True))
-    assert pred.flops == 4 * 16 * 2048**2 * 128 / 2
+    # --causal chose the causal variant; FLOPs are its contractions' exact unmasked pairs
+    assert pred.cascade == "attention-1pass+causal"
+    assert pred.flops == 2 * (128 + 128) * 16 * (2048 * 2049 // 2)
     assert set(pred.resource_times_s) == {"tensor", "exp", "fp32", "smem", "dram", "launch"}
     assert pred.tflops_per_s == pytest.approx(pred.flops / pred.time_s / 1e12)
     assert 0 < pred.utilization["tensor"] <= 1
