@@ -69,11 +69,14 @@ def reads_of(einsum: Einsum) -> tuple[TensorRef, ...]:
 def _iter_position(cascade: Cascade, producer: Einsum) -> tuple[int, str, int] | None:
     """Position, variable and offset of the iterative index of a producer's output."""
     iterative = frozenset(cascade.iterative_vars)
+    found = []
     for pos, index in enumerate(producer.output.indices):
         info = classify_index(index, iterative)
         if info.kind == "iter":
-            return pos, info.var or "", info.offset
-    return None
+            found.append((pos, info.var or "", info.offset))
+    # the recurrence's own slot (T[i, j+1]) is the one written ahead, not an enclosing i
+    ahead = [f for f in found if f[2] != 0]
+    return (ahead or found or [None])[0]
 
 
 def _iterative_slot(cascade: Cascade, tensor: str) -> int | None:

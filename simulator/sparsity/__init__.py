@@ -23,6 +23,12 @@ from simulator.sparsity.bounds import (
     tile_bound,
     tile_bound_total,
 )
+from simulator.sparsity.filters import (
+    FILTER_METHODS,
+    FilterMask,
+    FilterTileCounts,
+    count_filter_tiles,
+)
 from simulator.sparsity.mask import (
     SparsityConfig,
     dilation_group_lengths,
@@ -40,12 +46,16 @@ from simulator.sparsity.tiles import (
 )
 
 __all__ = [
+    "FILTER_METHODS",
+    "FilterMask",
+    "FilterTileCounts",
     "KV_TILINGS",
     "SparsityConfig",
     "SpeedupBounds",
     "TileConfig",
     "TileCounts",
     "block_sparse",
+    "count_filter_tiles",
     "count_tiles",
     "default_tiles",
     "dilation_group_lengths",

@@ -122,8 +122,8 @@ Z[p]     = X[I,p] * Y[J,p]
 ⋄ : j >= J
 """
 
-# The inner recurrence's rank comes first in T's index list: see
-# test_inner_recurrence_indexed_after_the_outer_one for the order the brief wrote.
+# The inner recurrence's rank comes first in T's index list; see
+# test_inner_recurrence_indexed_after_the_outer_one for the other order.
 NESTED = """
 inputs: A[p], B[i,j,p]
 S[0,p]     = A[p]
@@ -164,15 +164,17 @@ def test_nested_recurrences(sizes):
     np.testing.assert_allclose(out["S"][n_i], s, rtol=0, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, raises=einsum.ParseError,
-                   reason="graph.py takes T's first iterative index (i, offset 0) as its "
-                          "recurrence slot and drops T, so T[i,j] -> T[i,j+1] is a cycle")
-def test_inner_recurrence_indexed_after_the_outer_one():
+@pytest.mark.parametrize("sizes", [(1, 1), (3, 4)])
+def test_inner_recurrence_indexed_after_the_outer_one(sizes):
+    """T[i, j+1] = f(T[i, j]): the recurrence slot is the one written ahead (j+1), not i."""
     text = (NESTED.replace("T[0,i,p]", "T[i,0,p]").replace("T[j+1,i,p]", "T[i,j+1,p]")
             .replace("T[j,i,p]", "T[i,j,p]").replace("T[J,i,p]", "T[i,J,p]"))
-    cascade = einsum.parse(text)
-    a, b = np.ones(2), np.ones((2, 3, 2))
-    einsum.evaluate(cascade, {"A": a, "B": b})
+    n_i, n_j = sizes
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal(2), rng.standard_normal((n_i, n_j, 2)) * 0.5
+    out = einsum.evaluate(einsum.parse(text), {"A": a, "B": b})
+    reference = einsum.evaluate(einsum.parse(NESTED), {"A": a, "B": b})
+    np.testing.assert_allclose(out["S"], reference["S"], rtol=0, atol=1e-12)
 
 
 def test_reduction_that_an_iteration_reads_is_an_error():
