@@ -12,16 +12,18 @@ import time
 import numpy as np
 
 import einsum
-from einsum.graph import cascade_graph
+from einsum.graph import _cascade_graph
 from einsum.library import library_path
 from einsum.parser import parse_text
 from einsum.passes import pass_analysis
+from einsum.roles import rank_roles
 from einsum.semantics import build_cascade
 
 
 def parse_and_analyse(text: str, name: str) -> int:
     cascade = build_cascade(parse_text(text, name), name)
-    cascade_graph.cache_clear()
+    _cascade_graph.cache_clear()
+    rank_roles.cache_clear()
     return pass_analysis.__wrapped__(cascade).passes
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 __all__ = [
     "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall", "IntTensor",
@@ -522,6 +523,15 @@ class Einsum:
         """The output tensor's name."""
         return self.output.name
 
+    @cached_property
+    def reads(self) -> tuple[TensorRef, ...]:
+        """Every tensor this Einsum reads (see :func:`einsum_reads`)."""
+        refs = list(expr_refs(self.expr))
+        refs += [t for r in list(refs) for i in r.indices for t in int_tensors(i)]
+        refs += [t for i in self.output.indices for t in int_tensors(i)]
+        refs += [t for f in self.filters for t in filter_tensors(f)]
+        return tuple(refs)
+
     def __str__(self) -> str:
         text = f"{self.output} = {self.expr}"
         if self.filters:
@@ -600,12 +610,12 @@ class Cascade:
             return frozenset({rank})
         return frozenset().union(*(self.roots_of(parent) for parent in parents))
 
-    @property
+    @cached_property
     def produced(self) -> frozenset[str]:
         """Tensors some Einsum writes."""
         return frozenset(e.name for e in self.einsums)
 
-    @property
+    @cached_property
     def inputs(self) -> tuple[str, ...]:
         """Tensors read but never written, in order of first use."""
         seen: dict[str, None] = {}
@@ -615,7 +625,7 @@ class Cascade:
                     seen.setdefault(ref.name, None)
         return tuple(seen)
 
-    @property
+    @cached_property
     def outputs(self) -> tuple[str, ...]:
         """Tensors written but never read (the cascade's results)."""
         read = {r.name for e in self.einsums for r in einsum_reads(e)}
@@ -650,11 +660,7 @@ def einsum_reads(einsum: Einsum) -> tuple[TensorRef, ...]:
     >>> [r.name for r in einsum_reads(e)]
     ['Q', 'K', 'W']
     """
-    refs = list(expr_refs(einsum.expr))
-    refs += [t for r in list(refs) for i in r.indices for t in int_tensors(i)]
-    refs += [t for i in einsum.output.indices for t in int_tensors(i)]
-    refs += [t for f in einsum.filters for t in filter_tensors(f)]
-    return tuple(refs)
+    return einsum.reads
 
 
 def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:

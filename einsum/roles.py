@@ -114,7 +114,9 @@ def _roots(cascade: Cascade) -> tuple[str, ...]:
     """Root ranks in order of first appearance (partition parts excluded)."""
     parts = {p for partition in cascade.partitions for p in partition.parts}
     seen: dict[str, None] = {}
-    for _, ranks in sorted(cascade.tensor_ranks, key=lambda tr: _first_use(cascade, tr[0])):
+    order = {t: i for i, t in reversed(list(enumerate(
+        list(cascade.inputs) + [e.name for e in cascade.einsums])))}
+    for _, ranks in sorted(cascade.tensor_ranks, key=lambda tr: order.get(tr[0], len(order))):
         for rank in ranks:
             if rank == "?":
                 continue
@@ -124,12 +126,6 @@ def _roots(cascade: Cascade) -> tuple[str, ...]:
         for root in sorted(cascade.roots_of(rank)):
             seen.setdefault(root, None)
     return tuple(seen)
-
-
-def _first_use(cascade: Cascade, tensor: str) -> int:
-    """Position of a tensor's first appearance (inputs by first read)."""
-    order = list(cascade.inputs) + [e.name for e in cascade.einsums]
-    return order.index(tensor) if tensor in order else len(order)
 
 
 def _carried(cascade: Cascade, tensor: str) -> frozenset[str]:
