@@ -4,13 +4,16 @@ A row names a ``hardware`` that is either a GPU of the catalogue (priced by
 :mod:`simulator.gpu`) or a spatial design such as ``fusemax`` (priced by
 :mod:`simulator.spatial`, with a square ``array`` of PEs), a catalogue ``model``, a
 ``phase`` (``prefill``: queries = keys = ``seq_len``; ``decode``: one query per sequence
-against ``seq_len`` cached keys), a ``mask`` (``dense``, ``causal`` or ``window`` of
-``window`` keys), a ``cascade`` and a kernel ``profile``. Every row gets the same metric
-columns, so Pareto fronts can compare a GPU kernel with an accelerator design point.
+against ``seq_len`` cached keys), a ``cascade``, a ``mask`` that chooses the cascade's
+variant (``dense``: the cascade as written; ``causal`` or ``window``: its variant with that
+filter on the scores, :func:`einsum.with_mask`, the window of ``window`` keys) and a
+kernel ``profile``. Upper-case columns (``S``, ``W``, ``C``…) size the cascade's own
+symbols, as ``--size`` does on the command line. Every row gets the same metric columns,
+so Pareto fronts can compare a GPU kernel with an accelerator design point.
 
-Sliding-window rows are priced from the tile-level counter (:mod:`simulator.sparsity`)
-with the kernel profile's tiles, so the partially masked tiles on the window's edges pay
-their extra cost; the counts are cached per shape.
+Masked rows are priced from the cascade's filter: the GPU model counts the visited and
+partially masked (query tile, key tile) steps with the kernel's tiles, so the partial
+tiles on a window's edges pay their extra cost.
 
 Examples
 --------
@@ -76,6 +79,7 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     numbers = {"batch": rows["batch"].to_numpy(), "seq_len": seq_len,
                "seq_q": np.where(prefill, seq_len, 1).astype(np.int64), "prefill": prefill,
                "window": rows["window"].to_numpy(), "array": rows["array"].to_numpy()}
+    size_columns = _size_columns(rows)
     size = len(rows)
     metrics = {name: np.full(size, np.nan) for name in ATTENTION_METRICS if name not in _TEXT}
     bound = _Labels(size, RESOURCE_ORDER)
@@ -87,7 +91,8 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
         if is_gpu[index[0]]:
             names = (key[0], key[2], key[3])  # hardware, cascade, profile: load once per chunk
             loaded = resolved[names] = resolved.get(names) or resolve(*names)
-            values = _gpu_group(group, shape, key, loaded)
+            sizes = {name: column[index] for name, column in size_columns.items()}
+            values = _gpu_group(group, shape, key, loaded, sizes)
         else:
             values = _accelerator_group(group, shape, key)
         bound.put(index, values.pop("bound"))
@@ -140,6 +145,19 @@ def _gpu_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def _size_columns(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Upper-case columns: sizes of the cascade's own symbols (positive integers)."""
+    out = {}
+    for name in rows.columns:
+        if not (isinstance(name, str) and name[:1].isupper() and name.replace("_", "").isalnum()):
+            continue
+        values = rows[name].to_numpy()
+        if values.dtype.kind not in "iu" or (values <= 0).any():
+            raise SpecError(f"column '{name}': a cascade size, expected positive integers")
+        out[name] = values.astype(np.int64)
+    return out
+
+
 def _check_categories(rows: pd.DataFrame) -> None:
     for column, allowed in (("phase", ("prefill", "decode")),
                             ("mask", ("dense", "causal", "window"))):
@@ -149,30 +167,26 @@ def _check_categories(rows: pd.DataFrame) -> None:
                             f"got {', '.join(bad)}")
 
 
-def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) -> dict[str, Any]:
-    """One vectorised GPU call for dense/causal rows; cached tile counts for windows.
+def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple,
+               sizes: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One vectorised GPU call for a group: the cascade's variant the ``mask`` chooses.
 
-    ``loaded`` is the (GPU, cascade, kernel profile) of the key, already loaded.
+    ``loaded`` is the (GPU, cascade, kernel profile) of the key, already loaded; ``sizes``
+    are the group's values of the upper-case size columns.
     """
     gpu, cascade, profile = loaded
     mask, dtype, kv_dtype = key[4:]
-    seq_kv = rows["seq_len"]
-    if mask == "window":
-        # One query (decode), or a window wider than the keys, sees a contiguous run of at
-        # most `window` keys: that is dense attention over the window. Only prefill with a
-        # narrower window needs the tile counter.
-        narrow = rows["prefill"] & (rows["window"] < seq_kv)
-        if narrow.all():
-            return _gpu_window(rows, shape, key, loaded)
-        if narrow.any():
-            return _merge(len(narrow), (~narrow, _gpu_group(_take(rows, ~narrow), shape, key, loaded)),
-                          (narrow, _gpu_window(_take(rows, narrow), shape, key, loaded)))
-        seq_kv = np.minimum(seq_kv, rows["window"])
-    batch, seq_q, seq_kv, gather = _as_grid(rows["batch"], rows["seq_q"], seq_kv)
+    given = dict(sizes)
+    if mask != "dense":
+        cascade = _variant(cascade, mask)
+        if mask == "window":
+            given.setdefault(_window_symbol(cascade), rows["window"])
+    batch, seq_q, seq_kv, grid_sizes, gather = _as_grid(rows["batch"], rows["seq_q"],
+                                                         rows["seq_len"], given)
     pred = predict_batch(gpu, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
                          batch=batch, heads=shape.heads, kv_heads=shape.kv_heads, seq_q=seq_q,
-                         seq_kv=seq_kv, head_dim=shape.head_dim, causal=mask == "causal",
-                         detail=False)
+                         seq_kv=seq_kv, head_dim=shape.head_dim, detail=False,
+                         sizes=grid_sizes or None)
     names, index = binding_index(pred.resource_times_s)
     columns = {name: gather(value) if np.ndim(value) else value
                for name, value in _prediction_columns(pred, gpu).items() if name != "bound"}
@@ -180,81 +194,58 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) ->
     return columns
 
 
-def _as_grid(batch: np.ndarray, seq_q: np.ndarray, seq_kv: np.ndarray):
-    """The rows' sizes as a (batch) × (sequence lengths) grid, when the rows nearly fill one.
+@lru_cache(maxsize=64)
+def _variant(cascade, mask: str):
+    """The cascade's ``causal`` / ``window`` variant (one-line error if it has its own mask)."""
+    import einsum
+
+    try:
+        return einsum.with_mask(cascade, mask)
+    except einsum.EinsumError as err:
+        raise SpecError(f"column 'mask': {err}") from None
+
+
+def _window_symbol(cascade) -> str:
+    """The size symbol of the window :func:`einsum.with_mask` wrote (``W``)."""
+    from simulator.gpu.masks import filter_sizes, mask_plan
+
+    return next(s for s in filter_sizes(mask_plan(cascade)) if s.startswith("W"))
+
+
+def _as_grid(batch: np.ndarray, seq_q: np.ndarray, seq_kv: np.ndarray,
+             sizes: dict[str, np.ndarray]):
+    """The rows' sizes as a (batch) × (shapes) grid, when the rows nearly fill one.
 
     A sweep's rows usually form a product of batch sizes and sequence lengths. Priced as
-    a column of batches against a row of lengths, every quantity that depends on the
-    lengths only (tiles, steps, per-step work) is computed once per length, not once per
-    row; ``gather`` then picks each row's value out of the grid.
+    a column of batches against a row of shapes (sequence lengths and cascade sizes),
+    every quantity that depends on the shapes only (tiles, steps, per-step work) is
+    computed once per shape, not once per row; ``gather`` then picks each row's value out
+    of the grid.
 
     Returns
     -------
     batch, seq_q, seq_kv : numpy.ndarray
         Shapes (B, 1), (1, L), (1, L), or the rows unchanged.
+    sizes : dict
+        The cascade sizes, shaped (1, L) like the lengths (or the rows').
     gather : callable
         Grid-shaped (or row-shaped) values → one value per row.
     """
     b_codes, b_values = pd.factorize(batch, sort=True)
-    lengths = seq_q * (int(seq_kv.max()) + 1) + seq_kv  # one integer per (seq_q, seq_kv)
-    _, l_first, l_codes = np.unique(lengths, return_index=True, return_inverse=True)
+    columns = [seq_q, seq_kv, *sizes.values()]
+    table = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+    _, l_first, l_codes = np.unique(table, axis=0, return_index=True, return_inverse=True)
     if len(b_values) * len(l_first) > 2 * len(batch):  # too sparse: price the rows as they are
-        return batch, seq_q, seq_kv, lambda value: np.broadcast_to(value, len(batch))
+        return batch, seq_q, seq_kv, sizes, lambda value: np.broadcast_to(value, len(batch))
     l_codes = l_codes.reshape(-1)
     grid_shape = (len(b_values), len(l_first))
 
     def gather(value: np.ndarray) -> np.ndarray:
         return np.broadcast_to(value, grid_shape)[b_codes, l_codes]
 
+    shaped = {name: np.asarray(value)[l_first][None, :] for name, value in sizes.items()}
     return (np.asarray(b_values)[:, None], seq_q[l_first][None, :], seq_kv[l_first][None, :],
-            gather)
-
-
-def _take(rows: dict[str, np.ndarray], where: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: values[where] for name, values in rows.items()}
-
-
-def _merge(size: int, *parts: tuple[np.ndarray, dict[str, Any]]) -> dict[str, Any]:
-    """Combine metric columns computed for disjoint row masks."""
-    out: dict[str, Any] = {}
-    for where, values in parts:
-        for name, value in values.items():
-            column = out.setdefault(name, np.empty(size, dtype=object))
-            column[where] = np.broadcast_to(np.asarray(value, dtype=object), int(where.sum()))
-    out["bound"] = pd.Categorical(out["bound"])
-    return {name: value if name == "bound" else value.astype(float) for name, value in out.items()}
-
-
-def _gpu_window(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple) -> dict[str, Any]:
-    from simulator.gpu import predict
-    from simulator.workload import AttentionProblem
-
-    gpu, cascade, kernel = loaded
-    dtype, kv_dtype = key[5:]
-    tiles = kernel.tile_for(shape.head_dim, gpu.architecture) if kernel.tiles else _FALLBACK_TILES
-    columns: dict[str, list] = {}
-    for batch, seq_q, seq_kv, window in zip(*(rows[n].tolist() for n in
-                                              ("batch", "seq_q", "seq_len", "window"))):
-        problem = AttentionProblem(int(batch), shape.heads, shape.kv_heads, int(seq_q),
-                                   int(seq_kv), shape.head_dim, dtype=dtype, kv_dtype=kv_dtype)
-        pred = predict(gpu, cascade, problem, profile=kernel,
-                       masks=_window_counts(int(seq_q), int(seq_kv), int(window),
-                                            tuple(int(t) for t in tiles)))
-        for name, value in _prediction_columns(pred, gpu).items():
-            columns.setdefault(name, []).append(np.asarray(value).item())
-    out: dict[str, Any] = {name: np.asarray(values, dtype=float) for name, values in columns.items()
-                           if name != "bound"}
-    out["bound"] = pd.Categorical(columns["bound"])
-    return out
-
-
-@lru_cache(maxsize=512)
-def _window_counts(seq_q: int, seq_kv: int, window: int, tiles: tuple[int, int]):
-    from simulator.gpu import mask_counts
-    from simulator.sparsity import SparsityConfig, TileConfig, count_tiles
-
-    config = SparsityConfig.sliding_window_1d(seq_kv, min(window, seq_kv), seq_q=seq_q)
-    return mask_counts(count_tiles(config, TileConfig(*tiles)))
+            shaped, gather)
 
 
 def _prediction_columns(pred, gpu) -> dict[str, np.ndarray]:

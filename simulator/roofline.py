@@ -33,9 +33,9 @@ from typing import Any
 
 import einsum
 from einsum import Cascade
+from simulator.binding import bind
 from simulator.errors import SpecError
 from simulator.gpu import predict, resolve
-from simulator.gpu.binding import bind
 from simulator.gpu.model import bound_sizes, chosen_cascade
 from simulator.gpu.plan import MUFU_KINDS
 from simulator.hardware import GPUSpec

@@ -20,10 +20,10 @@ import typer
 
 import einsum
 from einsum import Cascade
+from simulator.binding import bind
 from simulator.cli._common import emit_json, fail, handle_errors
 from simulator.errors import SpecError
 from simulator.gpu import MaskCounts, load_profile, mask_counts, predict
-from simulator.gpu.binding import bind
 from simulator.gpu.masks import filter_sizes, mask_plan
 from simulator.gpu.model import bound_sizes, shared_kv_heads
 from simulator.hardware import load_gpu

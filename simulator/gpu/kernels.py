@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from einsum import Poly
-from simulator.gpu.binding import SizeValues
+from simulator.binding import SizeValues
 from simulator.gpu.masks import mask_steps
 from simulator.gpu.plan import KernelPlan, TensorMove
 from simulator.gpu.profiles import KernelProfile

@@ -54,8 +54,8 @@ from einsum.model import (
     int_vars,
 )
 from einsum.sizes import eval_int
+from simulator.binding import RankBinding, bind
 from simulator.errors import SpecError
-from simulator.gpu.binding import RankBinding, bind
 from simulator.gpu.tiling import StepCounts, causal_pairs, causal_steps, ceil_div, dense_steps
 
 __all__ = ["KEY_VAR", "QUERY_VAR", "MaskPlan", "filter_sizes", "mask_pairs", "mask_plan", "mask_steps"]

@@ -35,8 +35,8 @@ import numpy as np
 
 import einsum
 from einsum import Cascade
+from simulator.binding import bind
 from simulator.errors import SpecError
-from simulator.gpu.binding import bind
 from simulator.gpu.kernels import (
     KernelResult,
     Shapes,

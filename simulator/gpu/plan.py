@@ -32,8 +32,8 @@ from functools import lru_cache
 
 from einsum import Cascade, Poly, live_footprint, op_counts, pass_analysis
 from einsum.model import Binary, Einsum, TensorRef, expr_refs
+from simulator.binding import RankBinding, bind
 from simulator.errors import SpecError
-from simulator.gpu.binding import RankBinding, bind
 
 __all__ = [
     "MUFU_KINDS",
