@@ -27,7 +27,9 @@ from simulator.cli.predict import (
     _Layout,
     _Model,
     _QTile,
+    _Size,
     _Stride,
+    _Tensor,
     _Window,
     build_request,
 )
@@ -48,17 +50,20 @@ def roofline_command(
     kv_dtype: _KvDtype = None, causal: _Causal = False, layout: _Layout = None,
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
-    kernel: _Kernel = "flash3", json_output: _Json = False,
+    kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
+    json_output: _Json = False,
 ) -> None:
     """Roofline (tensor, exp, FP32, DRAM, SMEM ceilings) with the problem, kernels, Einsums."""
     if cascade is None:
         raise SpecError("--cascade NAME|FILE is required (see `einsim cascades`)")
     opts = ProblemOptions(cascade, model, batch, heads, kv_heads, seq_q, seq_kv, head_dim,
                           head_dim_v, dtype, kv_dtype, causal, layout, window, stride, dilation,
-                          q_tile, kv_tile, kv_tiling, kernel)
+                          q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
+                          tuple(tensor or ()))
     request = build_request(opts, hw)
     rf = roofline(hw, request.cascade, request.problem, profile=request.profile,
-                  masks=request.masks, tiles=request.tiles)
+                  masks=request.masks, tiles=request.tiles, sizes=request.sizes,
+                  tensors=request.tensors)
     path = plot_roofline(rf, out)
     if json_output:
         emit_json({**rf.as_dict(), "out": str(path)})

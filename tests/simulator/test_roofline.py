@@ -67,7 +67,7 @@ def test_cli_writes_png_and_json(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["roofline", "--hw", "h100", "--cascade", "attention-1pass",
                                  "--heads", "8", "--out", str(tmp_path / "x.png")])
-    assert result.exit_code == 2 and "missing shape" in result.stderr
+    assert result.exit_code == 2 and "give the head dim" in result.stderr
     result = runner.invoke(app, ["roofline", "--hw", "h100", "--cascade", "attention-1pass",
                                  "--model", "llama-3-8b", "--seq-q", "512",
                                  "--out", str(tmp_path / "x.txt")])
