@@ -92,6 +92,11 @@ class RankBinding:
     kv_shared: bool
 
     @property
+    def qk_ranks(self) -> tuple[str, ...]:
+        """Ranks the Q·K dot product runs over: contracted ones and latent ones (MLA: R, C)."""
+        return self.contracted + tuple(r for r in self.latent if r not in self.contracted)
+
+    @property
     def instance(self) -> tuple[str, ...]:
         """Batch and head ranks: one attention instance per combination, size 1 each."""
         return self.batch + self.group
@@ -117,7 +122,7 @@ class RankBinding:
         {'E': 128, 'F': 64}
         """
         out = {k: v for k, v in (sizes or {}).items()}
-        for ranks, total, flag in ((self.contracted, head_dim, "--head-dim"),
+        for ranks, total, flag in ((self.qk_ranks, head_dim, "--head-dim"),
                                    (self.value, head_dim_v, "--head-dim-v")):
             unsized = [r for r in ranks if r not in out]
             if total is None:
@@ -232,8 +237,8 @@ class RankBinding:
 
         None for a sum whose ranks are not all sized.
         """
-        qk = sum((sizes[r] for r in self.contracted), start=0) if all(
-            r in sizes for r in self.contracted) else None
+        qk = sum((sizes[r] for r in self.qk_ranks), start=0) if all(
+            r in sizes for r in self.qk_ranks) else None
         v = sum((sizes[r] for r in self.value), start=0) if all(
             r in sizes for r in self.value) else None
         return qk, v

@@ -273,7 +273,7 @@ def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
     smaller key tile (e.g. 64 on L40S at d128), each counted tile becomes several steps.
     """
     shape = np.broadcast_shapes(shapes.shape, np.shape(geo.rows))
-    masks = StepCounts(*(np.broadcast_to(v, shape) for v in shapes.masks))
+    masks = StepCounts(*(np.broadcast_to(v, shape) for v in shapes.masks[:5]))
     if shapes.tiles is None:
         return masks
     split = np.maximum(np.asarray(shapes.tiles[1]) / geo.kv_tile, 1.0)
@@ -333,8 +333,10 @@ def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: S
         if move.streamed:
             per_tile = move.elements.evaluate(tile) * size
             l2_reads = l2_reads + per_tile * steps.steps * geo.inst
-            compulsory = compulsory + (move.elements.evaluate(full) * size * shapes.batch
-                                       * shapes.kv_heads)
+            whole = move.elements.evaluate(full) * size
+            if steps.touched is not None:  # keys no query needs never leave DRAM
+                whole = np.minimum(whole, per_tile * steps.touched)
+            compulsory = compulsory + whole * shapes.batch * shapes.kv_heads
             key_bytes = key_bytes + per_tile / geo.kv_tile
         else:
             other = other + move.elements.evaluate(full) * size * shapes.instances

@@ -419,10 +419,13 @@ def mask_steps(kernel: Any, shapes: Any, rows: Any, q_tile: Any, kv_tile: Any, p
     if plan.kind == "causal":
         offset = eval_int(plan.offset, {}, binding.for_shapes(shapes, kv_tile))
         counts = causal_steps(shapes.seq_q, shapes.seq_kv, tile, kv_tile, offset)
+        touched = causal_steps(shapes.seq_q, shapes.seq_kv, shapes.seq_q, kv_tile, offset).steps
     else:
         counts = _count(plan, binding, shapes, tile, kv_tile)[0]
+        # one query tile holding every query visits each key tile some query needs
+        touched = _count(plan, binding, shapes, shapes.seq_q, kv_tile)[0].steps
     return StepCounts(counts.steps * scale, counts.partial * scale, counts.max_steps,
-                      dense.q_tiles, dense.kv_tiles)
+                      dense.q_tiles, dense.kv_tiles, touched)
 
 
 def mask_pairs(binding: RankBinding, shapes: Any, q_tile: Any, kv_tile: Any) -> Any:

@@ -386,11 +386,11 @@ def bound_sizes(cascade: Cascade, head_dim: Any, head_dim_v: Any,
         head_dim_v = head_dim
     extra = binding.head_dims(None, head_dim_v, extra)
     qk, v = binding.dims(extra)
-    qk = head_dim if not binding.contracted or qk is None else qk
+    qk = head_dim if not binding.qk_ranks or qk is None else qk
     v = (head_dim_v if head_dim_v is not None else qk) if not binding.value or v is None else v
     if qk is None:
         raise SpecError(f"cascade '{cascade.name}': give the head dim (--head-dim) or the sizes of "
-                        f"its contracted ranks ({' '.join(f'--size {r}=N' for r in binding.contracted)})")
+                        f"its contracted ranks ({' '.join(f'--size {r}=N' for r in binding.qk_ranks)})")
     return extra, qk, v
 
 

@@ -171,7 +171,7 @@ def _elements(binding: RankBinding, tensor: str) -> Poly:
 
 def _value_side(binding: RankBinding, tensor: str) -> bool:
     """A key-side tensor without contracted ranks (V): stored at the V bytes per element."""
-    return not set(binding.cascade.ranks_of(tensor)) & set(binding.contracted)
+    return not set(binding.cascade.ranks_of(tensor)) & set(binding.qk_ranks)
 
 
 def _resource_work(cascade: Cascade, labels: tuple[str, ...], mac_on_fp32: bool,

@@ -42,7 +42,9 @@ class StepCounts(NamedTuple):
     """(query tile, key tile) steps of one instance (one batch entry and head).
 
     ``steps`` visited tiles in total, ``partial`` of them partially masked, ``max_steps``
-    the most any query tile visits, ``q_tiles`` and ``kv_tiles`` the grid.
+    the most any query tile visits, ``q_tiles`` and ``kv_tiles`` the grid; ``touched``
+    the key tiles some query tile visits (None: all of them), which bounds the keys that
+    must come from DRAM at all.
     """
 
     steps: Any
@@ -50,6 +52,7 @@ class StepCounts(NamedTuple):
     max_steps: Any
     q_tiles: Any
     kv_tiles: Any
+    touched: Any = None
 
 
 def ceil_div(a: Any, b: Any) -> Any:
@@ -159,7 +162,7 @@ def causal_steps(rows: Any, keys: Any, q_tile: Any, kv_tile: Any, offset: Any = 
     first = (q_tiles - 1) * q_tile + offset
     last_full = np.where(first >= keys - 1, kv_tiles, np.clip((first + 1) // kv_tile, 0, kv_tiles))
     full = full + np.minimum(last_full, last)
-    counts = StepCounts(steps, steps - full, last, q_tiles, kv_tiles)
+    counts = (steps, steps - full, last, q_tiles, kv_tiles)
     return StepCounts(*(v if np.ndim(v) else int(v) for v in counts))
 
 
