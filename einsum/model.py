@@ -30,7 +30,8 @@ __all__ = [
     "Logic", "Where",
     "Filter", "Compare", "BoolOp", "Not", "MaskRef",
     "Stop", "Partition", "Einsum", "Cascade", "rank_root", "int_vars", "int_tensors", "expr_refs",
-    "expr_vars", "expr_children", "filter_vars", "filter_tensors", "mask_refs", "einsum_reads",
+    "expr_vars", "expr_children", "filter_vars", "rename_filter", "rename_int", "filter_tensors",
+    "mask_refs", "einsum_reads",
 ]
 
 _PARTITION = re.compile(r"^([A-Za-z_]+?)(\d+)$")
@@ -676,3 +677,37 @@ def mask_refs(filters: tuple[Filter, ...]) -> tuple[TensorRef, ...]:
         elif isinstance(flt, Not):
             stack.insert(0, flt.part)
     return tuple(out)
+
+
+def rename_filter(flt: Filter, mapping: dict[str, str]) -> Filter:
+    """A filter with its rank variables renamed (``mapping``: old name → new name).
+
+    Examples
+    --------
+    >>> str(rename_filter(Compare((Var("m"), Var("p")), ("<=",)), {"m": "k"}))
+    'k <= p'
+    """
+    if isinstance(flt, Compare):
+        return Compare(tuple(rename_int(o, mapping) for o in flt.operands), flt.ops)
+    if isinstance(flt, BoolOp):
+        return BoolOp(flt.op, tuple(rename_filter(p, mapping) for p in flt.parts))
+    if isinstance(flt, Not):
+        return Not(rename_filter(flt.part, mapping))
+    if isinstance(flt, MaskRef):
+        ref = flt.ref
+        return MaskRef(TensorRef(ref.name, tuple(rename_int(i, mapping) for i in ref.indices)))
+    return flt
+
+
+def rename_int(expr: IntExpr, mapping: dict[str, str]) -> IntExpr:
+    """An integer expression with its rank variables renamed."""
+    if isinstance(expr, Var):
+        return Var(mapping.get(expr.name, expr.name))
+    if isinstance(expr, IntBinary):
+        return IntBinary(expr.op, rename_int(expr.left, mapping), rename_int(expr.right, mapping))
+    if isinstance(expr, IntCall):
+        return IntCall(expr.func, tuple(rename_int(a, mapping) for a in expr.args))
+    if isinstance(expr, IntTensor):
+        ref = expr.ref
+        return IntTensor(TensorRef(ref.name, tuple(rename_int(i, mapping) for i in ref.indices)))
+    return expr

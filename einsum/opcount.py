@@ -36,22 +36,14 @@ from einsum.errors import ShapeError
 from einsum.graph import cascade_graph, forward_order
 from einsum.model import (
     Binary,
-    BoolOp,
     Call,
     Cascade,
-    Compare,
     Comparison,
     Einsum,
     Expr,
     Filter,
     IndexValue,
-    IntBinary,
-    IntCall,
-    IntExpr,
-    IntTensor,
     Logic,
-    MaskRef,
-    Not,
     TensorRef,
     Var,
     Where,
@@ -59,6 +51,7 @@ from einsum.model import (
     expr_refs,
     expr_vars,
     filter_vars,
+    rename_filter,
 )
 from einsum.sizes import resolve_sizes
 from einsum.symbolic import Poly
@@ -271,33 +264,7 @@ def _renamed_support(ref: TensorRef, support: dict[str, frozenset[Filter]],
             if not isinstance(read, Var):
                 return frozenset()
             mapping[written.name] = read.name
-    return frozenset(_rename(f, mapping) for f in filters if filter_vars(f) <= set(mapping))
-
-
-def _rename(flt: Filter, mapping: dict[str, str]) -> Filter:
-    if isinstance(flt, Compare):
-        return Compare(tuple(_rename_int(o, mapping) for o in flt.operands), flt.ops)
-    if isinstance(flt, BoolOp):
-        return BoolOp(flt.op, tuple(_rename(p, mapping) for p in flt.parts))
-    if isinstance(flt, Not):
-        return Not(_rename(flt.part, mapping))
-    if isinstance(flt, MaskRef):
-        ref = flt.ref
-        return MaskRef(TensorRef(ref.name, tuple(_rename_int(i, mapping) for i in ref.indices)))
-    return flt
-
-
-def _rename_int(expr: IntExpr, mapping: dict[str, str]) -> IntExpr:
-    if isinstance(expr, Var):
-        return Var(mapping.get(expr.name, expr.name))
-    if isinstance(expr, IntBinary):
-        return IntBinary(expr.op, _rename_int(expr.left, mapping), _rename_int(expr.right, mapping))
-    if isinstance(expr, IntCall):
-        return IntCall(expr.func, tuple(_rename_int(a, mapping) for a in expr.args))
-    if isinstance(expr, IntTensor):
-        ref = expr.ref
-        return IntTensor(TensorRef(ref.name, tuple(_rename_int(i, mapping) for i in ref.indices)))
-    return expr
+    return frozenset(rename_filter(f, mapping) for f in filters if filter_vars(f) <= set(mapping))
 
 
 def filter_density(cascade: Cascade, symbol: str, sizes: Mapping[str, int],

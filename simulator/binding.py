@@ -213,8 +213,15 @@ class RankBinding:
         sizes[rank] = value
 
     def ranks(self) -> tuple[str, ...]:
-        """Every rank some tensor of the cascade carries."""
-        found = {r for _, ranks in self.cascade.tensor_ranks for r in ranks if r != "?"}
+        """Every rank a tensor the cascade computes with carries.
+
+        Tensors read only by filters (a block mask, a per-head window) are left out: their
+        values come with them, and no work or traffic is counted over their ranks.
+        """
+        valued = {e.name for e in self.cascade.einsums}
+        valued |= {r.name for e in self.cascade.einsums for r in einsum.model.expr_refs(e.expr)}
+        found = {r for name, ranks in self.cascade.tensor_ranks if name in valued
+                 for r in ranks if r != "?"}
         return tuple(sorted(found))
 
     def step(self, full: Mapping[str, Any], q_tile: Any, kv_tile: Any) -> SizeValues:

@@ -263,6 +263,10 @@ def _steps(kernel: KernelPlan, shapes: Shapes, geo: _Geometry) -> StepCounts:
         kv_tiles = ceil_div(shapes.seq_kv, geo.kv_tile)
         one = np.ones_like(kv_tiles)
         return StepCounts(kv_tiles, 0 * kv_tiles, kv_tiles, one, kv_tiles)
+    if not kernel.has_pairs:  # the query tiles read the key phase's state, not the keys
+        dense = mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack)
+        zero = 0 * dense.steps
+        return StepCounts(zero, zero, zero, dense.q_tiles, dense.kv_tiles, dense.touched)
     return mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack)
 
 
@@ -303,6 +307,20 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
         step["smem"] = step["smem"] + resident * shapes.in_bytes
     tile["smem"] = 0.0 * tile["fp32"]
     return step, tile, loaded * kv_store
+
+
+def _key_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, full: Mapping[str, Any],
+              ) -> dict[str, Any] | None:
+    """Device-wide work of the key-only Einsums: once per key tile and KV instance."""
+    if not kernel.key_step:
+        return None
+    values = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
+    per_tile = _evaluate(kernel.key_step, values)
+    loaded = kernel.kv_per_key.evaluate(values) * geo.kv_tile if kernel.kv_per_key else 0.0
+    per_tile["smem"] = loaded * np.maximum(shapes.k_bytes, shapes.v_bytes) * 2  # write + read
+    kv_tiles = ceil_div(shapes.seq_kv, geo.kv_tile)
+    count = shapes.batch * shapes.kv_heads * kv_tiles
+    return {r: per_tile.get(r, 0.0) * count for r in _SM_RESOURCES}
 
 
 def _sm_time(steps: StepCounts, geo: _Geometry, t_step: Any, t_tile: Any, splits: Any,
@@ -350,6 +368,8 @@ def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: S
     per_head = keys * key_bytes
     miss = later_waves * l2_miss_fraction(per_head, gpu.l2_bytes,
                                           profile.number("memory.l2_usable_fraction"))
+    if not kernel.has_pairs:  # the key phase reads K and V once
+        l2_reads = np.maximum(l2_reads, compulsory)
     streamed = np.minimum(l2_reads, compulsory) + np.maximum(l2_reads - compulsory, 0) * miss
     return other + streamed, miss
 
@@ -444,6 +464,10 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
         splits = _splits(geo, steps, gpu, profile) if fixed is None else fixed
         full = _split_sizes(kernel, shapes, geo, steps, split_rank, splits) if split_rank else full
     sm_time, ctas, waves = _sm_time(steps, geo, t_step, t_tile, splits, profile, rates)
+    key_work = _key_work(kernel, shapes, geo, full)
+    if key_work is not None:  # a key-side phase over every SM before the query tiles
+        sm_time = sm_time + overlap_time({r: key_work[r] / (rates.per_sm[r] * rates.sm_count)
+                                          for r in _SM_RESOURCES}, serial, streams)
     context = {"profile": profile, "gpu": gpu, "ctas": ctas, "splits": splits, "full": full}
     dram_bytes, miss = _traversal_dram(kernel, shapes, geo, steps, context)
     step_bytes = np.maximum(streamed_bytes, dram_bytes / np.maximum(geo.inst * steps.steps, 1))
@@ -453,6 +477,8 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     time = np.maximum(sm_time, _dram_time(dram_bytes, in_flight, profile, rates)) + launch
     work = {r: geo.inst * (steps.steps * step[r] + steps.q_tiles * splits * tile[r])
             for r in _SM_RESOURCES}
+    if key_work is not None:
+        work = {r: work[r] + key_work[r] for r in _SM_RESOURCES}
     work["dram"] = dram_bytes
     spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
     return KernelResult(kernel.name, time, work, _resource_times(work, rates, dram_bytes, launch),

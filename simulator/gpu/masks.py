@@ -38,6 +38,7 @@ from einsum import Cascade
 from einsum.model import (
     BoolOp,
     Compare,
+    Einsum,
     Filter,
     IntBinary,
     IntCall,
@@ -80,7 +81,8 @@ class MaskPlan:
     tensors : tuple of str
         Tensors the filters read (a per-head window, a block mask).
     symbols : tuple of str
-        The density symbols of the Einsums whose work this mask describes.
+        The labels of the Einsums whose work this mask describes (the per-pair
+        contractions: a score ``Q·K`` and a ``P·V`` product).
     """
 
     kind: str
@@ -262,6 +264,55 @@ def _simplify(expr: IntExpr) -> IntExpr:
     return out
 
 
+def _own_filters(cascade: Cascade, label: str) -> frozenset[Filter]:
+    """The filters restricting where an Einsum has work (its own and inherited, forward)."""
+    ops = next(e for e in einsum.op_counts(cascade).per_einsum if e.label == label)
+    symbol = next((s for s in ops.points.symbols if s.startswith("rho_")), None)
+    if symbol is None:
+        return frozenset()
+    density = next(d for d in einsum.op_counts(cascade).densities if d.symbol == symbol)
+    return frozenset(density.filters)
+
+
+def _work_filters(cascade: Cascade, label: str, seen: frozenset[str]) -> frozenset[Filter]:
+    """Filters outside which an Einsum's results are never used.
+
+    Its own filters when it has some; otherwise what every consumer demands: a score
+    ``QK`` that only a filtered ``S = QK - bias : m <= p`` reads is needed only where
+    ``m <= p``, so a kernel skips the rest (ALiBi writes its mask on the biased score).
+    """
+    own = _own_filters(cascade, label)
+    if own or label in seen:
+        return own
+    producer = cascade.einsum(label)
+    demands = []
+    for consumer in cascade.einsums:
+        reads = [r for r in einsum.model.expr_refs(consumer.expr) if r.name == producer.name]
+        if not reads or consumer.label == label:
+            continue
+        mapping = _var_mapping(reads[0], producer)
+        wanted = _work_filters(cascade, consumer.label, seen | {label})
+        if not wanted or mapping is None:
+            return frozenset()
+        if any(filter_vars(f) - set(mapping) for f in wanted):
+            return frozenset()
+        demands.append(frozenset(einsum.model.rename_filter(f, mapping) for f in wanted))
+    if not demands or any(d != demands[0] for d in demands):
+        return frozenset()
+    return demands[0]
+
+
+def _var_mapping(read: TensorRef, producer: Einsum) -> dict[str, str] | None:
+    """Consumer variable → producer variable, position by position (plain variables only)."""
+    mapping = {}
+    for mine, theirs in zip(read.indices, producer.output.indices):
+        if isinstance(mine, Var) and isinstance(theirs, Var):
+            mapping[mine.name] = theirs.name
+        elif mine != theirs:
+            return None
+    return mapping
+
+
 @lru_cache(maxsize=256)
 def mask_plan(cascade: Cascade) -> MaskPlan:
     """The mask a fused kernel applies to a cascade (see the module docstring).
@@ -276,23 +327,20 @@ def mask_plan(cascade: Cascade) -> MaskPlan:
     einsums = _pair_einsums(binding)
     if not einsums:
         return MaskPlan("dense")
-    densities = {d.symbol: d for d in einsum.op_counts(cascade).densities}
-    points = {e.label: e.points for e in einsum.op_counts(cascade).per_einsum}
     conjunctions: dict[tuple[Filter, ...], None] = {}
     symbols = []
     others: dict[str, str] = {}
     for e in einsums:
-        symbol = next((s for s in points[e.label].symbols if s.startswith("rho_")), None)
-        if symbol is None:
+        work = _work_filters(cascade, e.label, frozenset())
+        if not work:
             return MaskPlan("dense")
-        density = densities[symbol]
         try:
             rewriter = _Rewriter(binding, e.iteration_vars)
-            filters = tuple(rewriter.filter(f) for f in density.filters)
+            filters = tuple(rewriter.filter(f) for f in sorted(work, key=str))
         except _Unsupported:
             return MaskPlan("dense")
         conjunctions.setdefault(filters, None)
-        symbols.append(symbol)
+        symbols.append(e.label)
         for f in filters:
             for var in filter_vars(f) - {KEY_VAR, QUERY_VAR}:
                 others[var] = cascade.rank_of(var)

@@ -241,10 +241,10 @@ def _flops(cascade: Cascade, plan: CascadePlan, shapes: Shapes, outcome: _Outcom
         if not macs:
             continue
         symbol = next((s for s in ops.points.symbols if s.startswith("rho_")), None)
-        if symbol is None:
-            density: Any = 1.0
-        elif symbol in mask.symbols or pairs is not None:
-            density = fraction
+        if ops.label in mask.symbols or (pairs is not None and symbol is not None):
+            density: Any = fraction  # a per-pair contraction: the mask's exact pairs
+        elif symbol is None:
+            density = 1.0
         else:
             density = _own_density(cascade, symbol, sizes)
         total = total + macs.evaluate(sizes) * density

@@ -77,7 +77,11 @@ class KernelPlan:
     ``total`` maps resource → work per instance at full sizes. Tensor work is in FLOP,
     exp and FP32 work in ops. ``operand_tiles`` are the streamed MMA operands of one step,
     one entry per use; ``kv_per_key`` the streamed elements per key (each tensor once) and
-    ``q_per_row`` the resident query-side elements per query row.
+    ``q_per_row`` the resident query-side elements per query row. ``key_step`` is the work
+    per key tile of Einsums that traverse the keys without the queries (linear
+    attention's ``K^T V`` state): done once per key tile, not once per query tile;
+    ``has_pairs`` is False when no Einsum pairs queries with keys (the query tiles then
+    read only the key phase's result, not the keys).
     """
 
     name: str
@@ -93,6 +97,8 @@ class KernelPlan:
     binding: RankBinding
     kv_per_key: Poly = Poly()
     q_per_row: Poly = Poly()
+    key_step: tuple[tuple[str, Poly], ...] = ()
+    has_pairs: bool = True
 
 
 @dataclass(frozen=True)
@@ -303,13 +309,25 @@ def _kernel(binding: RankBinding, name: str, kind: str, labels: tuple[str, ...],
     work_labels = tuple(lb for lb in labels if not _is_copy(cascade.einsum(lb)))
     traversing = tuple(lb for lb in work_labels if _traverses(binding, cascade.einsum(lb)))
     others = tuple(lb for lb in work_labels if lb not in traversing)
-    step = _resource_work(cascade, traversing, mac_on_fp32, fused_adds)
+    key_only = tuple(lb for lb in traversing if not _queries(binding, cascade.einsum(lb)))
+    pairs = tuple(lb for lb in traversing if lb not in key_only)
+    step = _resource_work(cascade, pairs, mac_on_fp32, fused_adds)
+    key_step = _resource_work(cascade, key_only, mac_on_fp32, fused_adds)
     tile = _resource_work(cascade, others, mac_on_fp32, fused_adds)
     total = _resource_work(cascade, work_labels, mac_on_fp32, fused_adds)
     moves = _moves(binding, labels, context["alias"], context["producer"], context["index"])
     streamed, resident, per_key, per_row = _operands(binding, labels, context["alias"])
     return KernelPlan(name, kind, labels, groups, tuple(step.items()), tuple(tile.items()),
-                      tuple(total.items()), moves, streamed, resident, binding, per_key, per_row)
+                      tuple(total.items()), moves, streamed, resident, binding, per_key, per_row,
+                      tuple(key_step.items()) if key_only else (), bool(pairs) or not key_only)
+
+
+def _queries(binding: RankBinding, einsum: Einsum) -> bool:
+    """True if the Einsum iterates over the query rank or one of its partitions."""
+    if binding.query is None:
+        return False
+    family = binding.cascade.family(binding.query)
+    return any(binding.cascade.rank_of(v) in family for v in einsum.iteration_vars)
 
 
 def _build(binding: RankBinding, kernels: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]],

@@ -54,7 +54,7 @@ def dense_counts(counts: TileCounts) -> MaskCounts:
     --------
     >>> from simulator.sparsity import SparsityConfig, TileConfig, count_tiles
     >>> dense_counts(count_tiles(SparsityConfig.causal_1d(1024), TileConfig(128, 128))).steps
-    StepCounts(steps=64, partial=0, max_steps=8, q_tiles=8, kv_tiles=8)
+    StepCounts(steps=64, partial=0, max_steps=8, q_tiles=8, kv_tiles=8, touched=None)
     """
     steps = StepCounts(counts.dense_tiles, 0, counts.n_kv_tiles, counts.dense_q_tiles,
                        counts.n_kv_tiles)
