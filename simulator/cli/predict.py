@@ -254,7 +254,8 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
     sizes = {**flag_sizes, **sizes}
     layout = _dims(opts.layout, "layout")
     tokens = math.prod(layout) if layout else None
-    shaped = ProblemOptions(**{**opts.__dict__, "causal": opts.causal and gna})
+    # a mask flag chose a cascade above; without a cascade (--accel's own) it stays a flag
+    shaped = ProblemOptions(**{**opts.__dict__, "causal": opts.causal and (gna or cascade is None)})
     if gna and cascade is not None and mask_plan(cascade).kind != "dense":
         raise SpecError(f"--layout/--window/--stride/--dilation contradict cascade "
                         f"'{cascade.name}', which masks keys with its own filter "
@@ -308,7 +309,8 @@ def _run_accel(accel: str, request: Request) -> Prediction:
         fail("--accel needs the spatial-array model (simulator.spatial), which is not available")
     if request.masks is not None or request.tiles is not None:
         raise SpecError("--accel: --layout/--window/--q-tile/--kv-tile apply to --hw only")
-    return spatial.predict_accel(accel, request.cascade, request.problem, sizes=request.sizes)
+    return spatial.predict_accel(accel, request.cascade, request.problem, sizes=request.sizes,
+                                 tensors=request.tensors)
 
 
 def _text(pred: Prediction, request: Request) -> str:

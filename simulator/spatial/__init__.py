@@ -2,6 +2,9 @@
 
 A design is data, not a code path: an architecture YAML (``hardware_specs/accelerators``),
 a cascade (``einsum``), a binding and a residency rule (``experiments/fusemax/designs``).
+A workload is bound to the cascade's ranks by role and the mask's densities come from the
+cascade's filters (:mod:`simulator.spatial.sizing`), so a cascade may name its ranks as
+it likes.
 The model reads op counts and passes from the cascade and gives cycles per tile,
 latency = max(compute, DRAM traffic / bandwidth), utilisation per array, buffer need,
 DRAM bytes, energy and area — vectorised over numpy arrays of shapes and hardware sizes.
@@ -38,12 +41,14 @@ from simulator.spatial.energy import EnergyTally
 from simulator.spatial.gemm import GemmResult, gemm, linear_layers, linear_stack
 from simulator.spatial.model import AccelResult, evaluate
 from simulator.spatial.predict import predict_accel
+from simulator.spatial.sizing import filter_densities, workload_sizes
 from simulator.spatial.tiling import ResidencyRule, residency
 
 __all__ = [
     "AccelResult", "Architecture", "Binding", "Design", "EnergyTally", "GemmResult",
     "LayerResult", "PEArray", "Phase", "ResidencyRule", "Stage", "Workload", "array_cycles",
-    "auto_binding", "design_attention", "design_end_to_end", "evaluate", "gemm",
-    "linear_layers", "linear_stack", "list_architectures", "list_designs", "load_accelerator",
-    "load_architecture", "load_design", "predict_accel", "residency", "validate_binding",
+    "auto_binding", "design_attention", "design_end_to_end", "evaluate", "filter_densities",
+    "gemm", "linear_layers", "linear_stack", "list_architectures", "list_designs",
+    "load_accelerator", "load_architecture", "load_design", "predict_accel", "residency",
+    "validate_binding", "workload_sizes",
 ]

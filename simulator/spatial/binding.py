@@ -31,7 +31,7 @@ from typing import Any
 
 import einsum
 from einsum.graph import cascade_graph, forward_order
-from einsum.model import Cascade, rank_root
+from einsum.model import Cascade
 from simulator.errors import SpecError
 from simulator.spatial._spec import (
     check_keys,
@@ -252,7 +252,8 @@ def auto_binding(cascade: Cascade, arch: Architecture, schedule: str = "pipeline
                  split_phases: bool = False, stall: str | float | None = None) -> Binding:
     """Bind a cascade by rule: per-element work on the 2-D array, the rest where it fits.
 
-    An Einsum whose iteration space covers whole keys (``M``, or all of ``M1`` and ``M0``)
+    An Einsum whose iteration space covers whole keys (the pass rank, or several of the
+    ranks that partition it: ``M``, or ``M1`` and ``M0``)
     goes to the 2-D array if its PEs support every op; otherwise (per-row work, or an op
     the 2-D array lacks, such as divide) to the first other array that supports it. With
     ``split_phases`` each run of consecutive Einsums on one array becomes a phase (the
@@ -298,9 +299,9 @@ def _auto_binding(cascade: Cascade, arch_name: str, arrays: tuple[tuple[str, boo
 
 
 def _covers_rank(cascade: Cascade, node: Any, rank: str) -> bool:
-    """True if the Einsum iterates over whole keys (M, or every partition of M)."""
+    """True if the Einsum iterates over whole keys (the pass rank, or several of its parts)."""
     ranks = {cascade.rank_of(v) for v in node.iteration_vars}
-    family = {r for r in ranks if rank_root(r) == rank}
+    family = ranks & (cascade.family(rank) if rank else frozenset())
     return rank in family or len(family) >= 2
 
 

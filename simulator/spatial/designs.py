@@ -43,8 +43,8 @@ from simulator.spatial.binding import Binding, auto_binding, parse_binding, vali
 from simulator.spatial.energy import EnergyTally
 from simulator.spatial.gemm import GemmResult, linear_layers, linear_stack
 from simulator.spatial.model import AccelResult, evaluate
+from simulator.spatial.sizing import Workload, filter_densities, tensor_sizes, workload_sizes
 from simulator.spatial.tiling import RULES, ResidencyRule
-from simulator.spatial.traffic import instance_ranks
 
 __all__ = [
     "DESIGN_DIR",
@@ -198,29 +198,6 @@ def _residency(node: Any, label: str) -> ResidencyRule:
 # --------------------------------------------------------------------------- evaluation
 
 
-class Workload(NamedTuple):
-    """A batch of self-attention layers; every field may be a numpy array (one per point)."""
-
-    batch: Any
-    heads: Any
-    head_dim: Any
-    head_dim_v: Any
-    seq_q: Any
-    seq_kv: Any
-    d_model: Any = None
-    ffn_hidden: Any = None
-    kv_heads: Any = None
-
-    @staticmethod
-    def from_model(model: Any, batch: Any, seq_len: Any) -> Workload:
-        """The attention and linear-layer shape of a catalogue model (``M = P = seq_len``)."""
-        from simulator.workload import get_model
-
-        shape = get_model(model) if isinstance(model, str) else model
-        return Workload(batch, shape.heads, shape.head_dim, shape.head_dim_v or shape.head_dim,
-                        seq_len, seq_len, shape.d_model, shape.ffn_hidden, shape.kv_heads)
-
-
 class LayerResult(NamedTuple):
     """End-to-end (attention + linear layers) result of one design."""
 
@@ -236,8 +213,21 @@ class LayerResult(NamedTuple):
 def design_attention(design: Design, workload: Workload, arch: Architecture | None = None,
                      cascade: Cascade | None = None,
                      densities: Mapping[str, Any] | None = None,
-                     extra_sizes: Mapping[str, Any] | None = None) -> AccelResult:
+                     extra_sizes: Mapping[str, Any] | None = None,
+                     tensors: Mapping[str, Any] | None = None) -> AccelResult:
     """Evaluate the attention of a workload (vectorised) on a design.
+
+    The workload is bound to the cascade's ranks by role and the filter densities come
+    from the cascade's filters (:mod:`simulator.spatial.sizing`); ``densities`` fixes
+    some by hand, ``extra_sizes`` sizes the cascade's other ranks (``--size``) and
+    ``tensors`` gives the values of tensors its filters read (their shapes size their
+    ranks).
+
+    Raises
+    ------
+    SpecError
+        When a rank stays unsized (naming the ``--size`` to give) or the mask needs a
+        tensor that ``tensors`` lacks.
 
     Examples
     --------
@@ -250,33 +240,26 @@ def design_attention(design: Design, workload: Workload, arch: Architecture | No
     arch = arch or design.load_architecture()
     cascade = cascade or design.load_cascade()
     binding = design.binding_for(cascade, arch)
-    sizes, instances = _sizes(cascade, workload)
-    sizes.update(extra_sizes or {})
-    return evaluate(cascade, binding, arch, design.residency, sizes, instances, densities)
-
-
-def _sizes(cascade: Cascade, workload: Workload) -> tuple[dict[str, Any], Any]:
-    """Rank sizes for the cascade and the outer instance count (batch × heads)."""
-    sizes = {"E": workload.head_dim, "F": workload.head_dim_v, "M": workload.seq_kv,
-             "P": workload.seq_q}
-    inner = instance_ranks(cascade)
-    if not inner:
-        return sizes, np.multiply(workload.batch, workload.heads)
-    kv_heads = workload.heads if workload.kv_heads is None else workload.kv_heads
-    sizes.update(B=workload.batch, H=workload.heads, HK=kv_heads,
-                 G=np.floor_divide(workload.heads, kv_heads))
-    return sizes, 1.0
+    rows, cols = arch.array_2d.shape
+    extra = tensor_sizes(cascade, tensors, extra_sizes)
+    bound = workload_sizes(cascade, workload, rows, extra)
+    densities = filter_densities(cascade, workload, tiles=(cols, rows), extra=extra,
+                                 tensors=tensors, given=densities)
+    return evaluate(cascade, binding, arch, design.residency, bound.sizes, bound.instances,
+                    densities)
 
 
 def design_end_to_end(design: Design, workload: Workload, arch: Architecture | None = None,
                       cascade: Cascade | None = None,
                       densities: Mapping[str, Any] | None = None,
-                      extra_sizes: Mapping[str, Any] | None = None) -> LayerResult:
+                      extra_sizes: Mapping[str, Any] | None = None,
+                      tensors: Mapping[str, Any] | None = None) -> LayerResult:
     """Attention plus the six linear layers of one transformer layer, run in sequence."""
     if workload.d_model is None or workload.ffn_hidden is None:
         raise SpecError("end-to-end evaluation needs the model's d_model and ffn_hidden")
     arch = arch or design.load_architecture()
-    attention = design_attention(design, workload, arch, cascade, densities, extra_sizes)
+    attention = design_attention(design, workload, arch, cascade, densities, extra_sizes,
+                                 tensors)
     layers = linear_layers(workload.d_model, workload.heads, workload.head_dim,
                            workload.ffn_hidden, np.multiply(workload.batch, workload.seq_q))
     linear = linear_stack(arch, layers, design.hide_fill_drain)

@@ -7,7 +7,8 @@ Per phase of the binding:
    at tile-padded sizes; fused op groups such as FLAT's exp(a − b) are charged once).
    A ``pipelined`` phase takes the max over arrays of their summed stages; a
    ``sequential`` phase the sum over stages of the max over arrays, plus a stall per
-   ``M0 × P0`` tile;
+   ``M0 × P0`` tile (``M0`` keys of the key rank × ``P0`` queries, ranks found by role,
+   :func:`simulator.binding.bind`);
 2. **memory** — DRAM words from :mod:`simulator.spatial.traffic` with the resident
    query blocks and spills of :mod:`simulator.spatial.tiling`, divided by the bandwidth;
 3. ``latency = max(compute, memory)`` (the artifact's roofline-style overlap), summed
@@ -39,12 +40,13 @@ import numpy as np
 
 import einsum
 from einsum.model import Cascade
+from simulator.binding import RankBinding, bind
 from simulator.errors import SimulatorError, SpecError
 from simulator.spatial.arch import Architecture, array_cycles
 from simulator.spatial.binding import Binding, Phase
 from simulator.spatial.energy import EnergyTally, phase_energy
 from simulator.spatial.tiling import Residency, ResidencyRule, residency
-from simulator.spatial.traffic import PhasePlan, instance_ranks, phase_plans
+from simulator.spatial.traffic import PhasePlan, phase_plans
 
 __all__ = ["AccelResult", "PhaseResult", "evaluate", "tile_sizes"]
 
@@ -99,6 +101,9 @@ class AccelResult:
         Energy per component (J).
     passes : int
     phases : tuple of PhaseResult
+    macs : float or ndarray
+        Useful multiply-accumulates of the cascade's contractions (exact sizes, filter
+        densities applied, all instances): ``2 × macs`` FLOPs.
     """
 
     latency_s: Any
@@ -117,6 +122,7 @@ class AccelResult:
     energy: EnergyTally
     passes: int
     phases: tuple[PhaseResult, ...] = field(default=())
+    macs: Any = 0.0
 
     @property
     def energy_j(self) -> Any:
@@ -133,6 +139,12 @@ def tile_sizes(cascade: Cascade, sizes: Mapping[str, Any], m0: Any, p0: Any,
                densities: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
     """Rank sizes padded to whole ``M0 × P0`` tiles (for time) and exact (for useful work).
 
+    The ranks are found by role (:func:`simulator.binding.bind`): the query rank is padded
+    to whole query tiles of ``p0``, the key rank to whole chunks of ``m0`` keys; the inner
+    part of the key partition is the chunk (``m0``) and its innermost outer part counts
+    chunks (outer shards keep their sizes), whole ones when padded, exactly
+    ``keys / chunk`` for useful work.
+
     Examples
     --------
     >>> pad, real = tile_sizes(einsum.load("attention-1pass"), {"M": 1000, "P": 300,
@@ -140,12 +152,25 @@ def tile_sizes(cascade: Cascade, sizes: Mapping[str, Any], m0: Any, p0: Any,
     >>> pad["M1"], pad["P"], real["M1"]
     (4.0, 512.0, 3.90625)
     """
-    base = {k: v for k, v in sizes.items()}
-    m, p = base["M"], base["P"]
-    m1 = np.ceil(np.divide(m, m0))
-    common = {**base, "M0": m0, **dict(densities or {})}
-    pad = {**common, "M1": m1, "M": m1 * m0, "P": np.ceil(np.divide(p, p0)) * p0}
-    real = {**common, "M1": np.divide(m, m0)}
+    ranks = bind(cascade)
+    common = {**sizes, **dict(densities or {})}
+    if ranks.key_inner is not None:
+        common[ranks.key_inner] = m0
+    pad, real = dict(common), dict(common)
+    if ranks.key is not None:
+        keys = sizes[ranks.key]
+        pad[ranks.key] = np.ceil(np.divide(keys, m0)) * m0
+        if ranks.key_outer:
+            # the innermost outer part counts chunks; outer ones (shards) keep their sizes
+            chunk = m0
+            for rank in ranks.key_outer[:-1]:
+                chunk = chunk * sizes[rank]
+            count = ranks.key_outer[-1]
+            pad[count] = np.ceil(np.divide(keys, chunk))
+            real[count] = np.divide(keys, chunk)
+            pad[ranks.key] = pad[count] * chunk
+    if ranks.query is not None:
+        pad[ranks.query] = np.ceil(np.divide(sizes[ranks.query], p0)) * p0
     for symbol in (d.symbol for d in einsum.op_counts(cascade).densities):
         pad.setdefault(symbol, 1.0)
         real.setdefault(symbol, 1.0)
@@ -168,32 +193,52 @@ def evaluate(cascade: Cascade, binding: Binding, arch: Architecture, rule: Resid
     cascade, binding, arch, rule
         What runs, where, on what, and how queries stay resident.
     sizes : mapping
-        Rank sizes (``E``, ``F``, ``M``, ``P``, …); numbers or numpy arrays.
+        The cascade's rank sizes, by its own rank names (numbers or numpy arrays); the
+        key tile and chunk counts follow from the array (:func:`tile_sizes`).
     instances : float or ndarray
-        Independent (batch × head) instances the cascade runs for.
+        Independent (batch × head) instances the cascade runs for, beyond its own batch
+        and head ranks.
     densities : mapping, optional
         Values of the cascade's filter-density symbols (default 1).
 
     Raises
     ------
+    SpecError
+        If a rank the op counts or data plans use has no size.
     SimulatorError
         If the buffer cannot hold the fixed state of one resident block.
     """
     array2d = arch.array_2d
     m0, p0 = array2d.shape
+    ranks = bind(cascade)
+    _check_roles(cascade, ranks, sizes)
     pad, real = tile_sizes(cascade, sizes, m0, p0, densities)
     plans = phase_plans(cascade, binding)
     _check_sizes(cascade, plans, real)
     ops_pad, ops_real = _ops(cascade, pad), _ops(cascade, real)
-    tiles = instances * pad["M1"] * pad["P"] / p0
-    queries = real["P"] * _instance_product(cascade, real) * instances
+    chunks = pad[ranks.key] / m0 if ranks.key is not None else 1.0
+    query_pad = pad[ranks.query] if ranks.query is not None else p0
+    tiles = instances * chunks * query_pad / p0
+    query_real = real[ranks.query] if ranks.query is not None else 1.0
+    queries = query_real * _instance_product(ranks, real) * instances
     results, tallies = [], []
     for phase, plan in zip(binding.phases, plans, strict=True):
         result, tally = _phase(phase, plan, arch, rule, _Work(ops_pad, ops_real, pad, real,
-                                                            instances, tiles, queries, m0, p0))
+                                                            instances, tiles, queries, m0, p0,
+                                                            query_real))
         results.append(result)
         tallies.append(tally)
-    return _combine(cascade, tuple(results), tallies, tiles, arch)
+    macs = sum((ops.get("mac", 0.0) for ops in ops_real.values()), 0.0) * instances
+    return _combine(cascade, tuple(results), tallies, tiles, arch, macs)
+
+
+def _check_roles(cascade: Cascade, ranks: RankBinding, sizes: Mapping[str, Any]) -> None:
+    """The query and key ranks need sizes before the tiles can be laid out."""
+    missing = [r for r in (ranks.query, ranks.key) if r is not None and r not in sizes]
+    if missing:
+        raise SpecError(f"cascade '{cascade.name}': no size for its query/key rank(s) "
+                        f"{', '.join(missing)}; give them with "
+                        f"{' '.join(f'--size {r}=VALUE' for r in missing)}")
 
 
 def _check_sizes(cascade: Cascade, plans: tuple[PhasePlan, ...], sizes: Mapping[str, Any]) -> None:
@@ -208,15 +253,15 @@ def _check_sizes(cascade: Cascade, plans: tuple[PhasePlan, ...], sizes: Mapping[
             needed |= poly.symbols
     missing = sorted(needed - set(sizes))
     if missing:
-        raise SpecError(f"cascade {cascade.name}: no size for rank(s) {', '.join(missing)}; the "
-                        "spatial model sets E, F, M, P, M0, M1 (and B, H, HK, G); give the "
-                        "others as extra sizes (predict_accel(..., sizes={...}))")
+        raise SpecError(f"cascade '{cascade.name}': no size for rank(s) {', '.join(missing)}; "
+                        f"give them with {' '.join(f'--size {r}=VALUE' for r in missing)} "
+                        "(predict_accel(..., sizes={...}))")
 
 
-def _instance_product(cascade: Cascade, sizes: Mapping[str, Any]) -> Any:
+def _instance_product(ranks: RankBinding, sizes: Mapping[str, Any]) -> Any:
     """Product of the batch/head ranks the cascade itself iterates over (1 if none)."""
     out: Any = 1.0
-    for rank in instance_ranks(cascade):
+    for rank in ranks.instance:
         out = out * sizes[rank]
     return out
 
@@ -237,9 +282,10 @@ class _Work:
     real: dict[str, Any]
     instances: Any
     tiles: Any
-    queries: Any  # all queries: P x batch/head ranks inside the cascade x instances
+    queries: Any  # all queries: the query rank x batch/head ranks inside the cascade x instances
     m0: Any
     p0: Any
+    query_size: Any  # queries per instance (the query rank's size)
 
 
 def _stage_cycles(phase: Phase, arch: Architecture, ops: dict[str, dict[str, Any]],
@@ -294,7 +340,7 @@ def _phase(phase: Phase, plan: PhasePlan, arch: Architecture, rule: ResidencyRul
     held = _max(p.evaluate(real) for p in plan.held)
     res = residency(rule, buffer_bytes=arch.buffer_bytes, word_bytes=arch.word_bytes,
                     chunk_words=work.m0 * plan.kv_chunk.evaluate(real), fixed_words=fixed,
-                    held_words=held, queries=real["P"], p0=work.p0)
+                    held_words=held, queries=work.query_size, p0=work.p0)
     _check_overflow(res, phase, arch)
     spill = 1.0 - res.on_chip_fraction
     words = _dram_words(plan, real, res, spill, work)
@@ -348,7 +394,7 @@ def _buffer_words(plan: PhasePlan, real: dict[str, Any], res: Residency,
 
 
 def _combine(cascade: Cascade, phases: tuple[PhaseResult, ...], tallies: list[EnergyTally],
-             tiles: Any, arch: Architecture) -> AccelResult:
+             tiles: Any, arch: Architecture, macs: Any) -> AccelResult:
     """Sum phases into one result."""
     latency = sum((p.latency_s for p in phases), 0.0)
     busy = {name: sum((p.busy_s[name] for p in phases), 0.0) for name in phases[0].busy_s}
@@ -365,4 +411,4 @@ def _combine(cascade: Cascade, phases: tuple[PhaseResult, ...], tallies: list[En
         kv_reads=main.residency.blocks, tiles=tiles,
         cycles_per_tile=sum((p.cycles for p in phases), 0.0) / tiles,
         energy=EnergyTally.total_of(tallies), passes=einsum.pass_analysis(cascade).passes,
-        phases=phases)
+        phases=phases, macs=macs)

@@ -1,7 +1,8 @@
 """``predict_accel``: one attention problem on a spatial accelerator → a :class:`Prediction`.
 
 This is the entry point ``einsim predict --accel NAME`` calls. It returns the same record
-as the GPU model: ``time_s``, ``flops``, ``bound``, per-resource times, ``utilization``
+as the GPU model: ``time_s``, ``flops`` (2 per multiply-accumulate of the cascade's
+contractions, filters applied), ``bound``, per-resource times, ``utilization``
 (keys ``array_2d``, ``array_1d`` and ``dram``), ``passes``, ``buffer_bytes``,
 ``dram_bytes``, ``spilled``, plus ``energy_j`` and ``area_m2``; the phases become
 ``kernels`` and model details go to ``extra``.
@@ -28,6 +29,7 @@ import numpy as np
 import einsum
 from einsum.model import Cascade
 from simulator.errors import SpecError
+from simulator.gpu.model import chosen_cascade
 from simulator.prediction import KernelRecord, Prediction
 from simulator.spatial.arch import Architecture
 from simulator.spatial.designs import (
@@ -43,7 +45,7 @@ __all__ = ["OPTIONS", "predict_accel"]
 
 #: Options ``predict_accel`` accepts (design overrides and evaluation choices).
 OPTIONS = ("array", "rows", "cols", "pes_1d", "buffer_bytes", "dram_bytes_per_s", "clock_hz",
-           "densities", "sizes", "scope", "model")
+           "densities", "sizes", "tensors", "scope", "model")
 
 
 def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
@@ -57,14 +59,19 @@ def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
         architecture (``fusemax-cloud``: the cascade is bound automatically) or a YAML path.
     cascade : Cascade, str or None
         The cascade to run; None uses the design's own. Another cascade is bound by rule
-        with the design's schedule (:func:`~simulator.spatial.binding.auto_binding`).
+        with the design's schedule (:func:`~simulator.spatial.binding.auto_binding`). A
+        causal problem runs the cascade's causal variant
+        (:func:`simulator.gpu.model.chosen_cascade`); a masked cascade needs no flag.
     problem : AttentionProblem
+        Queries, keys, head dims, batch and heads, bound to the cascade's ranks by role.
     **opts
         ``array`` (``"128x128"``, an int for a square array, or a (rows, cols) pair),
         ``rows``, ``cols``, ``pes_1d`` (default: the 2-D columns when the array is
-        resized), ``buffer_bytes``, ``dram_bytes_per_s``, ``clock_hz``; ``densities``
-        (filter-density symbol → value; default: the problem's causal fraction); ``sizes``
-        (extra rank sizes a cascade needs beyond E, F, M, P, e.g. block counts);
+        resized), ``buffer_bytes``, ``dram_bytes_per_s``, ``clock_hz``; ``sizes`` (the
+        sizes of the cascade's own ranks that the problem does not fix, by the cascade's
+        names: an MLA latent ``C``, a block count; ``--size NAME=VALUE``); ``tensors``
+        (values of tensors the cascade's filters read); ``densities`` (filter-density
+        symbol → value, overriding the exact densities of the cascade's filters);
         ``scope`` (``"attention"`` or ``"end_to_end"``, which adds the linear layers of
         ``model``, a catalogue name or ModelShape).
 
@@ -75,7 +82,9 @@ def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
     Raises
     ------
     SpecError
-        Unknown accelerator, option or cascade; a binding that does not fit.
+        Unknown accelerator, option or cascade; a binding that does not fit; a rank
+        that nothing sizes (naming the ``--size`` to give); a causal flag on a cascade
+        with another mask.
     SimulatorError
         If the buffer cannot hold one resident block.
     """
@@ -85,26 +94,18 @@ def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
                         f"{', '.join(OPTIONS)}")
     design = load_accelerator(accel_name)
     arch = _architecture(design, opts)
-    chosen = _cascade(design, cascade)
+    chosen = chosen_cascade(_cascade(design, cascade), problem.causal)
     workload = Workload(problem.batch, problem.heads, problem.head_dim_qk, problem.v_dim,
                         problem.seq_q, problem.seq_kv, kv_heads=problem.kv_heads)
     scope = opts.get("scope", "attention")
     if scope == "attention":
-        result = design_attention(design, workload, arch, chosen,
-                                  _densities(chosen, problem, opts.get("densities")),
-                                  opts.get("sizes"))
+        result = design_attention(design, workload, arch, chosen, opts.get("densities"),
+                                  opts.get("sizes"), opts.get("tensors"))
         return _prediction(design, arch, chosen, problem, result)
     if scope == "end_to_end":
         return _end_to_end(design, arch, chosen, problem, workload, opts)
     raise SpecError(f"predict_accel: option 'scope': expected attention or end_to_end; got "
                     f"{scope!r}")
-
-
-def _densities(cascade: Cascade, problem: Any, given: Mapping[str, Any] | None) -> dict:
-    """Filter densities: given, else the problem's causal fraction for every symbol."""
-    if given is not None:
-        return dict(given)
-    return {d.symbol: problem.causal_fraction for d in einsum.op_counts(cascade).densities}
 
 
 def _cascade(design: Design, cascade: Cascade | str | None) -> Cascade:
@@ -162,9 +163,10 @@ def _prediction(design: Design, arch: Architecture, cascade: Cascade, problem: A
     utilization = {name: _scalar(v) for name, v in result.utilization.items()}
     utilization["dram"] = _scalar(result.memory_s / result.latency_s)
     kernels = tuple(_kernel(design, cascade, arch, p) for p in result.phases)
+    flops = 2.0 * _scalar(result.macs)
     return Prediction(
         hardware=arch.name, cascade=cascade.name, profile=design.name, time_s=latency,
-        flops=problem.flops, tflops_per_s=problem.flops / latency / 1e12,
+        flops=flops, tflops_per_s=flops / latency / 1e12,
         bound=_scalar(result.bound), resource_times_s=resources, utilization=utilization,
         passes=result.passes, buffer_bytes=_scalar(result.buffer_bytes),
         dram_bytes=_scalar(result.dram_bytes), spilled=bool(np.any(result.spill_fraction > 0)),
@@ -216,8 +218,7 @@ def _end_to_end(design: Design, arch: Architecture, cascade: Cascade, problem: A
     full = Workload.from_model(model, problem.batch, problem.seq_q)
     layer = design_end_to_end(design, workload._replace(d_model=full.d_model,
                                                         ffn_hidden=full.ffn_hidden), arch, cascade,
-                              _densities(cascade, problem, opts.get("densities")),
-                              opts.get("sizes"))
+                              opts.get("densities"), opts.get("sizes"), opts.get("tensors"))
     base = _prediction(design, arch, cascade, problem, layer.attention)
     latency = _scalar(layer.latency_s)
     resources = dict(base.resource_times_s)

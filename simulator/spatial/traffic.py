@@ -4,8 +4,9 @@ For each phase of a binding, :func:`phase_plans` derives from the cascade alone 
 symbolic polynomials in rank sizes):
 
 * DRAM reads of raw inputs: those without the pass rank (``Q``) once, those with it
-  (``K``, ``V``) once per resident query block; tensors produced by an earlier phase
-  once; tensors a later phase (or the user) needs written once;
+  or one of its parts (``K``, ``V``) once per resident query block; tensors produced
+  by an earlier phase once; tensors a later phase (or the user) needs written once
+  (the pass rank and the query, batch and head ranks are found by role, never by name);
 * the live words per query at every pass level, split into a ``fixed`` part (tensors
   without the pass rank: the query row, running max/denominator/numerator) and a
   ``held`` part (pass-rank fibers read again at a later level, e.g. ``QK`` of the 3-pass
@@ -37,15 +38,13 @@ from functools import lru_cache
 
 import einsum
 from einsum.graph import reads_of
-from einsum.model import Cascade, Einsum, TensorRef, rank_root
+from einsum.model import Cascade, Einsum, TensorRef
 from einsum.semantics import classify_index
 from einsum.symbolic import Poly
+from simulator.binding import bind
 from simulator.spatial.binding import Binding, Phase
 
-__all__ = ["PER_RANKS", "PhasePlan", "phase_plans", "instance_ranks"]
-
-#: Ranks per-query quantities are given per (queries, batch, heads), as in einsum.footprint.
-PER_RANKS = ("P", "B", "H", "HK", "G")
+__all__ = ["PhasePlan", "per_query_ranks", "phase_plans"]
 
 
 @dataclass(frozen=True)
@@ -92,16 +91,20 @@ class PhasePlan:
         return tuple(f + h for f, h in zip(self.fixed, self.held, strict=True))
 
 
-def instance_ranks(cascade: Cascade) -> tuple[str, ...]:
-    """Batch/head ranks (``B``, ``H``, ``HK``, ``G``) the cascade itself iterates over.
+def per_query_ranks(cascade: Cascade) -> frozenset[str]:
+    """Ranks per-query quantities are given per: query ranks and in-cascade batch/head ranks.
+
+    Found by role (:func:`simulator.binding.bind`): the query rank and its parts, and the
+    batch and head ranks the cascade itself iterates over (GQA's ``B``, ``HK``, ``G``).
 
     Examples
     --------
-    >>> instance_ranks(einsum.load("attention-1pass-gqa"))
-    ('B', 'G', 'HK')
+    >>> sorted(per_query_ranks(einsum.load("attention-1pass-gqa")))
+    ['B', 'G', 'HK', 'P']
     """
-    ranks = {cascade.rank_of(v) for e in cascade.einsums for v in e.iteration_vars}
-    return tuple(sorted(r for r in ranks if r in PER_RANKS and r != "P"))
+    ranks = bind(cascade)
+    query = cascade.family(ranks.query) if ranks.query is not None else frozenset()
+    return query | frozenset(ranks.instance)
 
 
 @lru_cache(maxsize=256)
@@ -119,6 +122,8 @@ class _Context:
     def __init__(self, cascade: Cascade, binding: Binding, rank: str, levels: dict[str, int],
                  traversing: frozenset[str]) -> None:
         self.cascade, self.rank, self.levels, self.traversing = cascade, rank, levels, traversing
+        self.family = cascade.family(rank) if rank else frozenset()
+        self.per_query = per_query_ranks(cascade)
         self.alias = _aliases(cascade)
         self.producer_phase: dict[str, int] = {}
         for index, phase in enumerate(binding.phases):
@@ -142,7 +147,7 @@ class _Context:
 
     def has_rank(self, tensor: str) -> bool:
         """True if a non-iterative position of the tensor is the pass rank or a partition."""
-        return any(rank_root(r) == self.rank for r in self.ranks(tensor))
+        return any(r in self.family for r in self.ranks(tensor))
 
     def words(self, tensor: str) -> Poly:
         """Words of the whole tensor (per instance if the cascade has no batch/head ranks)."""
@@ -150,8 +155,8 @@ class _Context:
 
     def fiber(self, tensor: str, drop_rank: bool = False) -> Poly:
         """Words per query (and per key too if ``drop_rank``)."""
-        keep = [r for r in self.ranks(tensor) if r not in PER_RANKS
-                and not (drop_rank and rank_root(r) == self.rank)]
+        keep = [r for r in self.ranks(tensor) if r not in self.per_query
+                and not (drop_rank and r in self.family)]
         return Poly.product(keep)
 
 

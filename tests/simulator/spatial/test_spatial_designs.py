@@ -117,8 +117,8 @@ def test_design_yaml_errors_name_the_file(tmp_path):
 
 
 def test_cascades_with_extra_ranks_need_sizes():
-    with pytest.raises(SpecError, match=r"cascade attention-1pass-block: no size for rank\(s\) "
-                                        "KB, QB"):
+    with pytest.raises(SpecError, match=r"size of rank 'MB', which the workload does not fix; "
+                                        "give it with --size MB=VALUE"):
         predict_accel("fusemax", "attention-1pass-block", BERT_16K)
     pred = predict_accel("fusemax", "attention-1pass-block", BERT_16K, sizes={"QB": 64, "KB": 64},
                          densities={"rho_BQK": 0.25})
