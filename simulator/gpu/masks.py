@@ -402,11 +402,49 @@ def _tensor_values(plan: MaskPlan, shapes: Any) -> dict[str, np.ndarray]:
     return {t: np.asarray(given[t]) for t in plan.tensors}
 
 
+class _Tensors:
+    """Mask tensor values riding along a cache key without being part of it."""
+
+    def __init__(self, values: dict[str, np.ndarray]):
+        self.values = values
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+
+def _digest(tensors: dict[str, np.ndarray]) -> tuple:
+    """A hashable stand-in for tensor values (shape, dtype and bytes)."""
+    import hashlib
+
+    return tuple((name, value.shape, str(value.dtype),
+                  hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest())
+                 for name, value in sorted(tensors.items()))
+
+
+@lru_cache(maxsize=8192)
+def _one_count(filters: tuple, spans: tuple, shape: tuple, named: tuple, digest: tuple,
+               tensors: _Tensors) -> tuple[float, float, float, float, float]:
+    """Per-instance (steps, partial, max steps, query tiles, pairs) of one problem shape.
+
+    Cached: a sweep prices the same mask at the same lengths on many GPUs and models.
+    """
+    from simulator.sparsity.filters import FilterMask, count_filter_tiles
+
+    del digest  # part of the cache key only
+    seq_q, seq_kv, tq, tk = shape
+    mask = FilterMask(filters, QUERY_VAR, KEY_VAR, spans)
+    counts = count_filter_tiles(mask, seq_q, seq_kv, tq, tk, dict(named), tensors.values)
+    per = max(counts.instances, 1)
+    return (counts.steps / per, counts.partial / per, counts.max_steps, counts.n_q_tiles,
+            counts.pairs / per)
+
+
 def _count(plan: MaskPlan, binding: RankBinding, shapes: Any, q_tile: Any, kv_tile: Any,
            ) -> tuple[StepCounts, Any]:
     """Per-instance mean tile counts and pairs of a filter mask, one count per distinct size."""
-    from simulator.sparsity.filters import FilterMask, count_filter_tiles
-
     sizes = binding.for_shapes(shapes, kv_tile)
     extents = binding.instance_extents(shapes.batch, shapes.heads, shapes.kv_heads)
     names = filter_sizes(plan)
@@ -423,16 +461,13 @@ def _count(plan: MaskPlan, binding: RankBinding, shapes: Any, q_tile: Any, kv_ti
     table = np.stack([a.ravel() for a in arrays], axis=1)
     unique, inverse = np.unique(table, axis=0, return_inverse=True)
     tensors = _tensor_values(plan, shapes)
+    digest = _digest(tensors)
     results = np.zeros((len(unique), 5))
     for row, values in enumerate(unique.tolist()):
-        seq_q, seq_kv, tq, tk = values[:4]
-        named = dict(zip(names, values[4:4 + len(names)]))
+        named = tuple(zip(names, values[4:4 + len(names)]))
         spans = tuple(zip(others, values[4 + len(names):]))
-        mask = FilterMask(plan.filters, QUERY_VAR, KEY_VAR, spans)
-        counts = count_filter_tiles(mask, seq_q, seq_kv, tq, tk, named, tensors)
-        per = max(counts.instances, 1)
-        results[row] = (counts.steps / per, counts.partial / per, counts.max_steps,
-                        counts.n_q_tiles, counts.pairs / per)
+        results[row] = _one_count(plan.filters, spans, tuple(values[:4]), named, digest,
+                                  _Tensors(tensors))
     out = results[inverse.ravel()].reshape(shape + (5,))
     steps = StepCounts(out[..., 0], out[..., 1], out[..., 2], out[..., 3],
                        np.asarray(ceil_div(shapes.seq_kv, kv_tile)))
