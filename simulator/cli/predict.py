@@ -78,6 +78,7 @@ class ProblemOptions:
     kernel: str = "flash3"
     size: tuple[str, ...] = ()
     tensor: tuple[str, ...] = ()
+    density: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,14 @@ def _sizes(opts: ProblemOptions) -> dict[str, int]:
 
 def _tensors(opts: ProblemOptions) -> dict[str, np.ndarray]:
     """``--tensor NAME=FILE`` (.npy without pickles, .csv, .txt) or ``NAME=v1,v2,...``."""
-    return {name: _tensor_values(name, value)
-            for name, value in _named_values(opts.tensor, "--tensor").items()}
+    out: dict[str, Any] = {name: _tensor_values(name, value)
+                           for name, value in _named_values(opts.tensor, "--tensor").items()}
+    for name, value in _named_values(opts.density, "--density").items():
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise SpecError(f"--density {name}={value}: expected a fraction in (0, 1]") from None
+    return out
 
 
 def _tensor_values(name: str, value: str) -> np.ndarray:
@@ -349,6 +356,9 @@ _Size = Annotated[list[str] | None, typer.Option(
 _Tensor = Annotated[list[str] | None, typer.Option(
     "--tensor", help="Values of a tensor the cascade's filter reads: NAME=FILE (.npy/.csv/.txt) "
                      "or NAME=v1,v2,... (repeatable).")]
+_Density = Annotated[list[str] | None, typer.Option(
+    "--density", help="A mask tensor's density instead of its values, e.g. --density BM=0.25 "
+                      "(repeatable; assumes a tile-aligned block selection).")]
 
 
 @handle_errors
@@ -360,7 +370,7 @@ def predict_command(
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
     kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
-    json_output: _Json = False,
+    density: _Density = None, json_output: _Json = False,
 ) -> None:
     """Predict time, FLOP/s, binding resource, passes and buffers of one attention call."""
     if (hw is None) == (accel is None):
@@ -370,7 +380,7 @@ def predict_command(
     opts = ProblemOptions(cascade, model, batch, heads, kv_heads, seq_q, seq_kv, head_dim,
                           head_dim_v, dtype, kv_dtype, causal, layout, window, stride, dilation,
                           q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
-                          tuple(tensor or ()))
+                          tuple(tensor or ()), tuple(density or ()))
     request = build_request(opts, hw)
     if accel is not None:
         pred = _run_accel(accel, request)

@@ -26,6 +26,7 @@ from simulator.cli.predict import (
     _KvTiling,
     _Layout,
     _Model,
+    _Density,
     _QTile,
     _Size,
     _Stride,
@@ -51,7 +52,7 @@ def roofline_command(
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
     kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
-    json_output: _Json = False,
+    density: _Density = None, json_output: _Json = False,
 ) -> None:
     """Roofline (tensor, exp, FP32, DRAM, SMEM ceilings) with the problem, kernels, Einsums."""
     if cascade is None:
@@ -59,7 +60,7 @@ def roofline_command(
     opts = ProblemOptions(cascade, model, batch, heads, kv_heads, seq_q, seq_kv, head_dim,
                           head_dim_v, dtype, kv_dtype, causal, layout, window, stride, dilation,
                           q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
-                          tuple(tensor or ()))
+                          tuple(tensor or ()), tuple(density or ()))
     request = build_request(opts, hw)
     rf = roofline(hw, request.cascade, request.problem, profile=request.profile,
                   masks=request.masks, tiles=request.tiles, sizes=request.sizes,

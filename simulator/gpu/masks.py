@@ -398,8 +398,51 @@ def _tensor_values(plan: MaskPlan, shapes: Any) -> dict[str, np.ndarray]:
     if missing:
         raise SpecError(f"the cascade's mask reads tensor(s) {', '.join(missing)}; give their "
                         f"values with {' '.join(f'--tensor {t}=FILE' for t in missing)} "
-                        f"(.npy, .csv or .txt)")
+                        f"(.npy, .csv or .txt), or a mask tensor's density with --density "
+                        f"{missing[0]}=FRACTION")
     return {t: np.asarray(given[t]) for t in plan.tensors}
+
+
+def _densities(plan: MaskPlan, tensors: dict[str, np.ndarray],
+               ) -> tuple[tuple[Filter, ...], float]:
+    """Mask tensors given as a density (a number in (0, 1]) instead of values.
+
+    Such a mask keeps that fraction of the tiles (and pairs) the rest of the filter
+    keeps: the selection is assumed aligned to the kernel's tiles and independent of the
+    rest of the mask, as a block-sparse selection is. Returns the filters without those
+    tensors and the product of their densities.
+    """
+    masks = {f.ref.name for flt in plan.filters for f in _mask_refs(flt)}
+    scalars = {name: float(v) for name, v in tensors.items() if np.ndim(v) == 0}
+    for name, value in scalars.items():
+        if name not in masks or not 0 < value <= 1:
+            raise SpecError(f"--density {name}={value}: expected a fraction in (0, 1] for a mask "
+                            f"tensor the cascade's filter reads ({', '.join(sorted(masks)) or 'none'})")
+    if not scalars:
+        return plan.filters, 1.0
+    true = Compare((IntConst(0), IntConst(0)), ("==",))
+    filters = tuple(_drop_masks(f, set(scalars), true) for f in plan.filters)
+    return filters, float(np.prod(list(scalars.values())))
+
+
+def _mask_refs(flt: Filter) -> list[MaskRef]:
+    if isinstance(flt, MaskRef):
+        return [flt]
+    if isinstance(flt, BoolOp):
+        return [m for p in flt.parts for m in _mask_refs(p)]
+    if isinstance(flt, Not):
+        return _mask_refs(flt.part)
+    return []
+
+
+def _drop_masks(flt: Filter, names: set[str], true: Filter) -> Filter:
+    if isinstance(flt, MaskRef) and flt.ref.name in names:
+        return true
+    if isinstance(flt, BoolOp):
+        return BoolOp(flt.op, tuple(_drop_masks(p, names, true) for p in flt.parts))
+    if isinstance(flt, Not):
+        return Not(_drop_masks(flt.part, names, true))
+    return flt
 
 
 class _Tensors:
@@ -461,13 +504,16 @@ def _count(plan: MaskPlan, binding: RankBinding, shapes: Any, q_tile: Any, kv_ti
     table = np.stack([a.ravel() for a in arrays], axis=1)
     unique, inverse = np.unique(table, axis=0, return_inverse=True)
     tensors = _tensor_values(plan, shapes)
+    filters, density = _densities(plan, tensors)
+    tensors = {k: v for k, v in tensors.items() if np.ndim(v) > 0}
     digest = _digest(tensors)
     results = np.zeros((len(unique), 5))
     for row, values in enumerate(unique.tolist()):
         named = tuple(zip(names, values[4:4 + len(names)]))
         spans = tuple(zip(others, values[4 + len(names):]))
-        results[row] = _one_count(plan.filters, spans, tuple(values[:4]), named, digest,
+        results[row] = _one_count(filters, spans, tuple(values[:4]), named, digest,
                                   _Tensors(tensors))
+    results[:, [0, 1, 4]] *= density
     out = results[inverse.ravel()].reshape(shape + (5,))
     steps = StepCounts(out[..., 0], out[..., 1], out[..., 2], out[..., 3],
                        np.asarray(ceil_div(shapes.seq_kv, kv_tile)))

@@ -140,6 +140,29 @@ def test_accel_branch_without_spatial_module(monkeypatch):
      "positive integer"),
     (["--hw", "h100", "--cascade", "attention-1pass", *SHAPE, "--kv-tiling", "sideways"],
      "--kv-tiling"),
+    (["--hw", "h100", "--cascade", "moba-attention", *SHAPE, "--size", "PB=128", "--size",
+      "MB=128"], "--tensor BM=FILE"),
+    (["--hw", "h100", "--cascade", "moba-attention", *SHAPE, "--size", "PB=128", "--size",
+      "MB=128", "--density", "BM=2"], "fraction in (0, 1]"),
+    (["--hw", "h100", "--cascade", "moba-attention", *SHAPE, "--size", "PB=128", "--size",
+      "MB=128", "--tensor", "BM=/no/such/mask.npy"], "--tensor BM=/no/such/mask.npy"),
 ])
 def test_bad_input_is_one_line_exit_2(args, fragment):
     assert fragment in _error(*args)
+
+
+def test_sizes_tensors_and_densities(tmp_path):
+    mask = tmp_path / "mask.npy"
+    import numpy as np
+
+    np.save(mask, np.ones((32, 32)))
+    shape = [*SHAPE, "--size", "PB=128", "--size", "MB=128"]
+    full = _json("--hw", "h100", "--cascade", "moba-attention", *shape, "--tensor", f"BM={mask}")
+    causal = _json("--hw", "h100", "--cascade", "attention-1pass-causal", *SHAPE)
+    assert full["flops"] == causal["flops"] and full["problem"]["sizes"] == {"PB": 128, "MB": 128}
+    quarter = _json("--hw", "h100", "--cascade", "moba-attention", *shape, "--density", "BM=0.25")
+    assert quarter["flops"] == causal["flops"] / 4
+    mla = _json("--hw", "h100", "--cascade", "mla-decode", "--seq-q", "1", "--seq-kv", "32768",
+                "--batch", "64", "--heads", "128", "--size", "C=512", "--size", "R=64")
+    assert mla["problem"]["kv_heads"] == 1 and mla["problem"]["head_dim"] == 576
+    assert mla["dram_bytes"] == pytest.approx(64 * 32768 * 576 * 2, rel=0.01)

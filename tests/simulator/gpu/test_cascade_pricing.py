@@ -246,3 +246,13 @@ def test_renaming_every_rank_keeps_the_price(name, seed):
                 tensors=tensors)
     assert (a.time_s, a.flops, a.dram_bytes, a.buffer_bytes) == \
         (b.time_s, b.flops, b.dram_bytes, b.buffer_bytes)
+
+
+def test_a_mask_tensor_given_as_a_density_keeps_that_share():
+    problem = _problem(seq=8192, heads=32, kv_heads=32)
+    causal = predict(H100, "attention-1pass-causal", problem)
+    pred = predict(H100, "moba-attention", problem, sizes={"PB": 128, "MB": 128},
+                   tensors={"BM": 0.25})
+    assert pred.flops == pytest.approx(causal.flops * 0.25, rel=1e-12)
+    tensor = pred.resource_times_s["tensor"] / causal.resource_times_s["tensor"]
+    assert tensor == pytest.approx(0.25, rel=1e-9)
