@@ -269,6 +269,14 @@ class IndexValue(Expr):
         return f"({text})" if isinstance(self.expr, IntBinary) else text
 
 
+def _chain(operands: tuple, ops: tuple[str, ...]) -> str:
+    """``a op b op c`` text of a comparison chain."""
+    parts = [str(operands[0])]
+    for op, operand in zip(ops, operands[1:]):
+        parts += [op, str(operand)]
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class Comparison(Expr):
     """A chain of value comparisons ``a op b [op c ...]``: 1 where all hold, else 0."""
@@ -277,10 +285,7 @@ class Comparison(Expr):
     ops: tuple[str, ...]
 
     def __str__(self) -> str:
-        parts = [str(self.operands[0])]
-        for op, operand in zip(self.ops, self.operands[1:]):
-            parts += [op, str(operand)]
-        return " ".join(parts)
+        return _chain(self.operands, self.ops)
 
 
 @dataclass(frozen=True)
@@ -372,10 +377,7 @@ class Compare(Filter):
     ops: tuple[str, ...]
 
     def __str__(self) -> str:
-        parts = [str(self.operands[0])]
-        for op, operand in zip(self.ops, self.operands[1:]):
-            parts += [op, str(operand)]
-        return " ".join(parts)
+        return _chain(self.operands, self.ops)
 
 
 @dataclass(frozen=True)
