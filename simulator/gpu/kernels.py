@@ -61,7 +61,6 @@ class Shapes:
     seq_kv: Any
     head_dim_qk: Any
     head_dim_v: Any
-    causal: Any
     in_bytes: float
     k_bytes: Any
     v_bytes: Any
@@ -76,7 +75,7 @@ class Shapes:
     def shape(self) -> tuple[int, ...]:
         """Shape of the problem arrays together (each field may have a smaller one)."""
         fields = (self.batch, self.heads, self.kv_heads, self.seq_q, self.seq_kv,
-                  self.head_dim_qk, self.head_dim_v, self.causal, self.k_bytes, self.v_bytes)
+                  self.head_dim_qk, self.head_dim_v, self.k_bytes, self.v_bytes)
         return np.broadcast_shapes(*(np.shape(f) for f in fields))
 
     @property
@@ -405,6 +404,17 @@ def _split_sizes(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: Step
     return full_sizes(kernel, shapes, geo.kv_tile, {split_rank: splits})
 
 
+def _splitting(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: StepCounts,
+               gpu: GPUSpec, profile: KernelProfile, split_rank: str | None,
+               full: SizeValues) -> tuple[Any, SizeValues]:
+    """Split count of a split-K kernel (fixed by ``--size`` or the heuristic) and its sizes."""
+    fixed = _fixed_splits(kernel, shapes, split_rank)
+    splits = _splits(geo, steps, gpu, profile) if fixed is None else fixed
+    if split_rank:
+        full = _split_sizes(kernel, shapes, geo, steps, split_rank, splits)
+    return splits, full
+
+
 def _fixed_splits(kernel: KernelPlan, shapes: Shapes, split_rank: str | None) -> Any:
     """A split count the user fixed with ``--size`` (ring attention's shards), else None."""
     if split_rank is None or not shapes.extra or split_rank not in shapes.extra:
@@ -458,11 +468,8 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     serial, streams = profile.serial, profile.streams
     t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
     t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
-    splits = 1
-    if split:
-        fixed = _fixed_splits(kernel, shapes, split_rank)
-        splits = _splits(geo, steps, gpu, profile) if fixed is None else fixed
-        full = _split_sizes(kernel, shapes, geo, steps, split_rank, splits) if split_rank else full
+    splits, full = _splitting(kernel, shapes, geo, steps, gpu, profile, split_rank, full) \
+        if split else (1, full)
     sm_time, ctas, waves = _sm_time(steps, geo, t_step, t_tile, splits, profile, rates)
     key_work = _key_work(kernel, shapes, geo, full)
     if key_work is not None:  # a key-side phase over every SM before the query tiles

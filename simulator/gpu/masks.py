@@ -53,6 +53,7 @@ from einsum.model import (
     filter_tensors,
     filter_vars,
     int_vars,
+    mask_refs,
 )
 from einsum.sizes import eval_int
 from simulator.binding import RankBinding, bind
@@ -412,7 +413,7 @@ def _densities(plan: MaskPlan, tensors: dict[str, np.ndarray],
     rest of the mask, as a block-sparse selection is. Returns the filters without those
     tensors and the product of their densities.
     """
-    masks = {f.ref.name for flt in plan.filters for f in _mask_refs(flt)}
+    masks = {ref.name for ref in mask_refs(plan.filters)}
     scalars = {name: float(v) for name, v in tensors.items() if np.ndim(v) == 0}
     for name, value in scalars.items():
         if name not in masks or not 0 < value <= 1:
@@ -423,16 +424,6 @@ def _densities(plan: MaskPlan, tensors: dict[str, np.ndarray],
     true = Compare((IntConst(0), IntConst(0)), ("==",))
     filters = tuple(_drop_masks(f, set(scalars), true) for f in plan.filters)
     return filters, float(np.prod(list(scalars.values())))
-
-
-def _mask_refs(flt: Filter) -> list[MaskRef]:
-    if isinstance(flt, MaskRef):
-        return [flt]
-    if isinstance(flt, BoolOp):
-        return [m for p in flt.parts for m in _mask_refs(p)]
-    if isinstance(flt, Not):
-        return _mask_refs(flt.part)
-    return []
 
 
 def _drop_masks(flt: Filter, names: set[str], true: Filter) -> Filter:

@@ -89,7 +89,7 @@ def resolve(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
 
 
 def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, *,
-                kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
+                kv_heads: Any = None, head_dim_v: Any = None,
                 dtype: str = "fp16", kv_dtype: str | None = None,
                 extra: Mapping[str, Any] | None = None,
                 tensors: Mapping[str, Any] | None = None) -> Shapes:
@@ -114,12 +114,11 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     head_dim_v = head_dim if head_dim_v is None else head_dim_v
     names = ("batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "head_dim_v")
     arrays = [np.asarray(v) for v in (batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v)]
-    arrays.append(np.asarray(causal, dtype=bool))
     # Arrays keep their own shapes (numpy broadcasts them as it computes), so a quantity
     # that depends on one size only is computed once per value of that size.
     np.broadcast_shapes(*(a.shape for a in arrays))
-    ints = [a.astype(np.int64, copy=False) for a in arrays[:-1]]
-    for name, raw, value in zip(names, arrays[:-1], ints):
+    ints = [a.astype(np.int64, copy=False) for a in arrays]
+    for name, raw, value in zip(names, arrays, ints):
         if np.any(raw != value) or np.any(value <= 0):
             raise SpecError(f"{name}: expected positive integers; got {raw.ravel()[:4].tolist()}")
     if np.any(ints[1] % ints[2]):
@@ -132,7 +131,7 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     fmt = KV_DTYPES[kv_dtype]
     k_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[5]
     v_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[6]
-    return Shapes(*ints, arrays[-1], INPUT_DTYPES[dtype], k_bytes, v_bytes, dtype, kv_dtype,
+    return Shapes(*ints, INPUT_DTYPES[dtype], k_bytes, v_bytes, dtype, kv_dtype,
                   extra=None if extra is None else dict(extra),
                   tensors=None if tensors is None else dict(tensors))
 
@@ -327,7 +326,7 @@ def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shap
     Examples
     --------
     >>> gpu, cascade, profile = resolve("h100", "attention-1pass", "flash3")
-    >>> shapes = make_shapes(1, 32, [1024, 8192], [1024, 8192], 128, causal=True)
+    >>> shapes = make_shapes(1, 32, [1024, 8192], [1024, 8192], 128)
     >>> evaluate_shapes(gpu, cascade, profile, shapes).bound.tolist()
     ['tensor', 'tensor']
     """
@@ -593,17 +592,15 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
     (['input-copies', 'gemm-QK', 'elementwise-2', 'gemm-AV'], True, 'dram')
     """
     gpu, c, prof = resolve(hw, cascade, profile)
-    masked, _ = _masked(c, problem.causal and masks is None)
-    c = masked or c
+    c = chosen_cascade(c, problem.causal and masks is None)
     if masks is not None and mask_plan(c).kind != "dense":
         raise SpecError(f"cascade '{c.name}' masks keys with its own filter; a GNA mask "
                         f"(--layout/--window/--stride/--dilation) would restate it — drop one")
     extra, qk, v = bound_sizes(c, problem.head_dim_qk, problem.v_dim, sizes)
-    shapes = _one_problem(problem, masks, tiles, extra, (qk, v), tensors)
-    if bind(c).kv_shared:
-        # one latent K/V for every head: "as many KV heads as heads" means "not given"
-        given = None if problem.kv_heads == problem.heads else problem.kv_heads
-        shapes = _replace(shapes, kv_heads=np.asarray(shared_kv_heads(c, problem.heads, given)))
+    # one latent K/V for every head: "as many KV heads as heads" means "not given"
+    given = None if bind(c).kv_shared and problem.kv_heads == problem.heads else problem.kv_heads
+    kv_heads = shared_kv_heads(c, problem.heads, given)
+    shapes = _one_problem(problem, masks, tiles, extra, (qk, v, kv_heads), tensors)
     row = evaluate_shapes(gpu, c, prof, shapes, masks.pairs if masks else None).row(0)
     kernels = tuple(_scalar_record(k) for k in row.kernels if k.time_s > 0)
     return _replace_prediction(row, kernels)
@@ -611,10 +608,13 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
 
 def _one_problem(problem: AttentionProblem, masks: MaskCounts | None,
                  tiles: tuple[int, int] | None, extra: Mapping[str, Any],
-                 dims: tuple[Any, Any], tensors: Mapping[str, Any] | None) -> Shapes:
-    """Shapes of one problem, with a sparse mask's counts or a tile override attached."""
+                 dims: tuple[Any, Any, Any], tensors: Mapping[str, Any] | None) -> Shapes:
+    """Shapes of one problem, with a sparse mask's counts or a tile override attached.
+
+    ``dims`` are the Q·K dot length, the V width and the KV heads the cascade implies.
+    """
     shapes = make_shapes([problem.batch], problem.heads, problem.seq_q, problem.seq_kv,
-                         dims[0], kv_heads=problem.kv_heads, head_dim_v=dims[1],
+                         dims[0], kv_heads=dims[2], head_dim_v=dims[1],
                          dtype=problem.dtype, kv_dtype=problem.kv_dtype, extra=extra,
                          tensors=tensors)
     if masks is not None:
