@@ -561,7 +561,7 @@ def list_gpus() -> list[str]:
     Examples
     --------
     >>> [n for n in list_gpus() if n.startswith("h")]
-    ['h100-sxm5', 'h200']
+    ['h100-sxm5', 'h200', 'h800']
     """
     return sorted({spec.name for spec in _catalogue().values()})
 

@@ -14,9 +14,11 @@ from simulator.cli import app
 
 runner = CliRunner()
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "hardware_specs" / "gpus"
-# gpus_peers_traces.md A.2 dense FP16 TFLOPS
+# gpus_peers_traces.md A.2 dense FP16 TFLOPS; h800 = H100 SXM5 (NVIDIA H800 product brief),
+# mi300x from the AMD Instinct MI300X data sheet (not in the reference)
 VENDOR_FP16_TFLOPS = {"a100-sxm4-40gb": 312, "a100-sxm4-80gb": 312, "l40s": 362.05,
-                      "h100-sxm5": 989.4, "h200": 989.4, "b200": 2250, "gb200": 2500}
+                      "h100-sxm5": 989.4, "h200": 989.4, "b200": 2250, "gb200": 2500,
+                      "h800": 989.4, "mi300x": 1307.4}
 
 
 def invoke(*args: str):

@@ -59,7 +59,7 @@ def test_bad_profiles_raise_one_line_spec_errors(tmp_path, mutate, fragment):
 
 
 def test_unknown_profile_lists_known_ones():
-    with pytest.raises(SpecError, match="unknown kernel profile 'flash9'; known: flash2"):
+    with pytest.raises(SpecError, match="unknown kernel profile 'flash9'; known: amd-fmha, flash2"):
         load_profile("flash9")
 
 
