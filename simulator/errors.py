@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SimulatorError", "SpecError"]
+__all__ = ["SimulatorError", "SpecError", "TraceError"]
 
 
 class SimulatorError(Exception):
@@ -20,4 +20,14 @@ class SpecError(SimulatorError):
     --------
     >>> str(SpecError("h100.yaml: key 'sm_count': expected a positive integer, got -1"))
     "h100.yaml: key 'sm_count': expected a positive integer, got -1"
+    """
+
+
+class TraceError(SimulatorError):
+    """A trace or workload manifest cannot be read (format, header, missing table).
+
+    Examples
+    --------
+    >>> str(TraceError("run.csv: no Nsight Compute or Nsight Systems header found"))
+    'run.csv: no Nsight Compute or Nsight Systems header found'
     """

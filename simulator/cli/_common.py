@@ -14,7 +14,7 @@ import typer
 from einsum.errors import EinsumError
 from simulator.errors import SimulatorError
 
-__all__ = ["USER_ERRORS", "fail", "handle_errors", "emit_json", "to_jsonable"]
+__all__ = ["USER_ERRORS", "fail", "handle_errors", "emit_json", "text_table", "to_jsonable"]
 
 #: Exceptions that mean "the user's input is wrong" (exit 2, one line, no traceback).
 USER_ERRORS = (EinsumError, SimulatorError, FileNotFoundError, IsADirectoryError)
@@ -65,3 +65,22 @@ def to_jsonable(value: Any) -> Any:
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (and nothing else)."""
     typer.echo(json.dumps(to_jsonable(document), indent=2, sort_keys=False))
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: first and last columns left-aligned, the numbers between right-aligned.
+
+    Examples
+    --------
+    >>> print(text_table(["name", "n", "note"], [["a", "1", "x"], ["bb", "22", "y"]]))
+    name   n  note
+    a      1  x
+    bb    22  y
+    """
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
+        cells[0], cells[-1] = row[0].ljust(widths[0]), row[-1]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

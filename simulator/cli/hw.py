@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from simulator.cli._common import emit_json, handle_errors
+from simulator.cli._common import emit_json, handle_errors, text_table
 from simulator.hardware import GPUSpec, list_gpus, load_gpu
 from simulator.workload import ModelShape, get_model, list_models
 
@@ -32,17 +32,6 @@ def _si(value: float, unit: str) -> str:
         if value >= factor:
             return f"{value / factor:.4g} {prefix}{unit}"
     return f"{value:g} {unit}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    """Left-align the first and last columns, right-align the numbers in between."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [c.rjust(w) for c, w in zip(row, widths, strict=True)]
-        cells[0], cells[-1] = row[0].ljust(widths[0]), row[-1]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 def _gpu_summary(spec: GPUSpec) -> dict[str, Any]:
@@ -76,7 +65,7 @@ def _show_text(spec: GPUSpec) -> str:
                 else ""),
              f"aliases: {', '.join(spec.aliases) or '-'}", f"file: {spec.path}", ""]
     rows = [[row.key, _si(row.value, row.unit), row.source] for row in spec.rows()]
-    lines.append(_table(["key", "value", "source"], rows))
+    lines.append(text_table(["key", "value", "source"], rows))
     lines += ["", f"derived peaks at the tensor clock ({spec.tensor_clock_hz / 1e9:.4g} GHz):"]
     for dtype, flops in spec.peak_tensor_flops.items():
         sparse = spec.peak_sparse_tensor_flops.get(dtype)
@@ -115,7 +104,7 @@ def _model_row(model: ModelShape) -> list[str]:
 def _models_table(models: list[ModelShape]) -> str:
     """The text table of ``einsim models``."""
     header = ["name", "d_model", "heads", "kv_heads", "G", "head_dim", "ffn", "layers", "notes"]
-    return _table(header, [_model_row(m) for m in models])
+    return text_table(header, [_model_row(m) for m in models])
 
 
 hw_app = typer.Typer(
@@ -137,7 +126,7 @@ def hw_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         return
     header = ["name", "architecture", "SMs", "boost GHz", "FP16 TFLOP/s", "FP8 TFLOP/s",
               "DRAM TB/s", "L2", "SMEM/SM"]
-    typer.echo(_table(header, [_gpu_row(s) for s in summaries]))
+    typer.echo(text_table(header, [_gpu_row(s) for s in summaries]))
     typer.echo("\nTFLOP/s are dense (no 2:4 sparsity) at the clock the vendor peaks assume.")
 
 

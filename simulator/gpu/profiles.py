@@ -6,7 +6,9 @@ tile sizes per head dimension (``tiles``), the kernel's on-chip layout (``kernel
 fixed overheads (``overheads``) and memory-system assumptions (``memory``). Built-in
 profiles live in ``simulator/profiles/*.yaml``; a path to a YAML file works wherever a
 name does. Every number is written ``{value: ..., source: ...}``: the source says what
-it was fit to or where it comes from.
+it was fit to or where it comes from. A profile written by ``einsim calibrate`` also
+names the profile it was fitted from (``based_on``), so kernel families that map to the
+base profile map to it too.
 
 Examples
 --------
@@ -16,7 +18,7 @@ Examples
 >>> flash3.tile_for(128)
 (128, 128)
 >>> sorted(list_profiles())[:3]
-['flash2', 'flash3', 'unfused']
+['amd-fmha', 'flash2', 'flash3']
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ FUSIONS = ("fused", "unfused")
 #: Resources whose efficiency a profile gives (``launch`` is a fixed overhead).
 PIPE_RESOURCES = ("tensor", "exp", "fp32", "smem", "dram")
 
-_TOP_KEYS = frozenset({"name", "title", "source", "fusion", "overlap", "efficiency", "mma_path",
+_TOP_KEYS = frozenset({"name", "based_on", "title", "source", "fusion", "overlap", "efficiency",
+                       "mma_path",
                        "tiles", "kernel", "overheads", "memory", "decode", "dequant", "notes"})
 _NUMBER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "overlap": ("streams",),
@@ -112,6 +115,8 @@ class KernelProfile:
         absent. It multiplies ``efficiency["tensor"]``.
     sources : mapping of str to str
         The ``source`` of every number, by key path.
+    based_on : str
+        The profile a calibrated profile was fitted from (``einsim calibrate``), else "".
     """
 
     name: str
@@ -126,6 +131,7 @@ class KernelProfile:
     mma_path: Mapping[str, float] = field(default_factory=dict, hash=False)
     sources: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
     path: str = field(default="", compare=False, repr=False)
+    based_on: str = ""
 
     def with_values(self, changes: Mapping[str, float]) -> KernelProfile:
         """A copy with some numbers replaced (``"efficiency.tensor"``, ``"overheads.cta_cycles"``).
@@ -369,6 +375,7 @@ def _parse(label: str, doc: Any, path: str) -> KernelProfile:
         efficiency=MappingProxyType(efficiency), tiles=MappingProxyType(tiles),
         numbers=MappingProxyType(numbers), flags=MappingProxyType(_flags(label, doc)),
         mma_path=MappingProxyType(mma_path), sources=MappingProxyType(sources), path=path,
+        based_on=str(doc.get("based_on") or ""),
     )
 
 
@@ -441,7 +448,7 @@ def load_profile(name_or_path: str | os.PathLike[str] | KernelProfile) -> Kernel
     >>> load_profile("flash9")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simulator.errors.SpecError: unknown kernel profile 'flash9'; known: flash2, flash3, ...
+    simulator.errors.SpecError: unknown kernel profile 'flash9'; known: amd-fmha, flash2, ...
     """
     if isinstance(name_or_path, KernelProfile):
         return name_or_path
