@@ -1,6 +1,6 @@
 """Tests for simulator.workload: AttentionProblem, the model catalogue and HF config import.
 
-Model rows are typed in from /work/shared/reference/models.md; KV byte rules and MLA numbers
+Model rows are typed in from ../shared/reference/models.md; KV byte rules and MLA numbers
 from attention_variants.md sections 7 and 17; FLOP conventions from gpus_peers_traces.md C.1.
 """
 
