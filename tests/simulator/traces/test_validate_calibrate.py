@@ -178,3 +178,20 @@ def test_fa3_wrapper_kernels_get_a_telling_short_name():
 
     name = "cutlass::device_kernel<flash::enable_sm90_or_later<flash::FlashAttnFwdSm90<a, b>>>(P)"
     assert short_name(name) == "flash::FlashAttnFwdSm90"
+
+
+def test_readme_trace_table_is_what_the_commands_compute():
+    """The README's before/after table: shipped flash2, and leave-one-out calibration."""
+    import re
+
+    text = (Path(__file__).parents[3] / "README.md").read_text()
+    rows = {"Qwen1.5-0.5B-Chat": QWEN, "Falconsai ViT": FALCON, "bert-small": BERT}
+    for label, path in rows.items():
+        match = re.search(rf"\| {re.escape(label)} \|[^|]*\|[^|]*\| ([−+\-\d.]+)% \| ([−+\-\d.]+)% \(([\d.]+)\) \|", text)
+        shipped, held, value = (float(v.replace("−", "-")) for v in match.groups())
+        assert 100 * validate(load_trace(path)).rows[0].error == pytest.approx(shipped, abs=0.06)
+        others = [load_trace(p) for p in rows.values() if p != path]
+        fitted = calibrate(others, "flash2", holdout=0.0)
+        assert fitted.fitted["efficiency.tensor"] == pytest.approx(value, abs=0.0006)
+        profile = load_profile("flash2").with_values(fitted.fitted)
+        assert 100 * validate(load_trace(path), kernel=profile).rows[0].error == pytest.approx(held, abs=0.06)
