@@ -49,7 +49,7 @@ __all__ = ["ATTENTION_DEFAULTS", "ATTENTION_METRICS", "evaluate_attention"]
 ATTENTION_DEFAULTS = MappingProxyType({
     "hardware": "h100", "model": "llama-3-8b", "phase": "prefill", "seq_len": 4096,
     "batch": 1, "mask": "dense", "window": 4096, "cascade": "attention-1pass",
-    "profile": "flash3", "dtype": "fp16", "kv_dtype": "fp16", "array": 0,
+    "profile": "auto", "dtype": "fp16", "kv_dtype": "fp16", "array": 0,
 })
 #: Metric columns added (base SI units; NaN where a model does not apply).
 ATTENTION_METRICS = (

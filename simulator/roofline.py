@@ -135,7 +135,7 @@ def _einsum_points(cascade: Cascade, problem: AttentionProblem, gpu: GPUSpec, dt
 
 
 def roofline(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str] | Cascade,
-             problem: AttentionProblem, *, profile: str = "flash3", **options: Any) -> Roofline:
+             problem: AttentionProblem, *, profile: str = "auto", **options: Any) -> Roofline:
     """Ceilings and points of a problem (see the module docstring).
 
     Parameters

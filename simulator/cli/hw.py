@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from simulator.cli._common import emit_json, handle_errors, text_table
+from simulator.gpu.profiles import auto_profile
 from simulator.hardware import GPUSpec, list_gpus, load_gpu
 from simulator.workload import ModelShape, get_model, list_models
 
@@ -42,7 +43,7 @@ def _gpu_summary(spec: GPUSpec) -> dict[str, Any]:
         "boost_clock_hz": spec.boost_clock_hz, "tensor_clock_hz": spec.tensor_clock_hz,
         "fp16_dense_flops": peaks.get("fp16"), "fp8_dense_flops": peaks.get("fp8"),
         "dram_bytes_per_s": spec.dram_bytes_per_s, "l2_bytes": spec.l2_bytes,
-        "smem_bytes_per_sm": spec.smem_bytes_per_sm,
+        "smem_bytes_per_sm": spec.smem_bytes_per_sm, "auto_profile": auto_profile(spec),
     }
 
 
@@ -63,7 +64,8 @@ def _show_text(spec: GPUSpec) -> str:
     lines = [f"{spec.name}: {spec.architecture}"
              + (f" (compute capability {spec.compute_capability})" if spec.compute_capability
                 else ""),
-             f"aliases: {', '.join(spec.aliases) or '-'}", f"file: {spec.path}", ""]
+             f"aliases: {', '.join(spec.aliases) or '-'}", f"file: {spec.path}",
+             f"kernel profile (--kernel auto): {auto_profile(spec)}", ""]
     rows = [[row.key, _si(row.value, row.unit), row.source] for row in spec.rows()]
     lines.append(text_table(["key", "value", "source"], rows))
     lines += ["", f"derived peaks at the tensor clock ({spec.tensor_clock_hz / 1e9:.4g} GHz):"]

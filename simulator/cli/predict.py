@@ -26,6 +26,7 @@ from simulator.errors import SpecError
 from simulator.gpu import MaskCounts, load_profile, mask_counts, predict
 from simulator.gpu.masks import filter_sizes, mask_plan
 from simulator.gpu.model import bound_sizes, shared_kv_heads
+from simulator.gpu.profiles import auto_profile
 from simulator.hardware import load_gpu
 from simulator.prediction import Prediction
 from simulator.sparsity import SparsityConfig, TileConfig, count_tiles, default_tiles
@@ -75,7 +76,7 @@ class ProblemOptions:
     q_tile: str | None = None
     kv_tile: str | None = None
     kv_tiling: str = "static"
-    kernel: str = "flash3"
+    kernel: str = "auto"
     size: tuple[str, ...] = ()
     tensor: tuple[str, ...] = ()
     density: tuple[str, ...] = ()
@@ -269,7 +270,10 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
                         f"({_filter_text(cascade)}); drop the flags or use an unmasked cascade")
     problem = _problem(shaped, tokens, cascade, sizes)
     config = _sparsity(shaped, problem) if gna else None
-    profile = load_profile(opts.kernel)
+    kernel = opts.kernel
+    if kernel == "auto":
+        kernel = auto_profile(load_gpu(hw)) if hw is not None else "flash3"
+    profile = load_profile(kernel)
     masks, tiles = None, None
     if config is not None:
         default = (128, 128)
@@ -282,7 +286,7 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
         q, kv = _dims(opts.q_tile or opts.kv_tile, "q-tile"), _dims(opts.kv_tile or opts.q_tile,
                                                                      "kv-tile")
         tiles = (math.prod(q or ()), math.prod(kv or ()))
-    return Request(problem, cascade, opts.kernel, masks, tiles, config, sizes, tensors)
+    return Request(problem, cascade, kernel, masks, tiles, config, sizes, tensors)
 
 
 def prediction_document(pred: Prediction, problem: AttentionProblem,
@@ -348,7 +352,8 @@ _Dilation = Annotated[str, typer.Option(help="Dilation per dimension.")]
 _QTile = Annotated[str | None, typer.Option(help="Query tile, e.g. 128 or 8x4x8.")]
 _KvTile = Annotated[str | None, typer.Option(help="Key/value tile (default: as --q-tile).")]
 _KvTiling = Annotated[str, typer.Option(help="KV tiling for masks: static or dynamic.")]
-_Kernel = Annotated[str, typer.Option(help="Kernel profile: flash3, flash2, unfused or a YAML.")]
+_Kernel = Annotated[str, typer.Option(help="Kernel profile: auto (by the GPU architecture), flash3, "
+                                           "flash2, unfused, amd-fmha or a YAML.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 _Size = Annotated[list[str] | None, typer.Option(
     "--size", help="Size of a cascade rank or symbol the workload does not fix, e.g. --size C=512 "
@@ -369,7 +374,7 @@ def predict_command(
     kv_dtype: _KvDtype = None, causal: _Causal = False, layout: _Layout = None,
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
-    kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
+    kernel: _Kernel = "auto", size: _Size = None, tensor: _Tensor = None,
     density: _Density = None, json_output: _Json = False,
 ) -> None:
     """Predict time, FLOP/s, binding resource, passes and buffers of one attention call."""

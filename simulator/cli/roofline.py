@@ -51,7 +51,7 @@ def roofline_command(
     kv_dtype: _KvDtype = None, causal: _Causal = False, layout: _Layout = None,
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
-    kernel: _Kernel = "flash3", size: _Size = None, tensor: _Tensor = None,
+    kernel: _Kernel = "auto", size: _Size = None, tensor: _Tensor = None,
     density: _Density = None, json_output: _Json = False,
 ) -> None:
     """Roofline (tensor, exp, FP32, DRAM, SMEM ceilings) with the problem, kernels, Einsums."""

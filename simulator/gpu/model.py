@@ -47,7 +47,7 @@ from simulator.gpu.kernels import (
 )
 from simulator.gpu.masks import mask_pairs, mask_plan
 from simulator.gpu.plan import CascadePlan, plan_cascade
-from simulator.gpu.profiles import KernelProfile, load_profile
+from simulator.gpu.profiles import KernelProfile, auto_profile, check_profile, load_profile
 from simulator.gpu.resources import RESOURCE_ORDER, SMRates, binding, sm_rates
 from simulator.gpu.tiling import StepCounts, ceil_div, rule_tiles
 from simulator.hardware import GPUSpec, load_gpu
@@ -77,15 +77,23 @@ def resolve(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
                                                                        KernelProfile]:
     """Load a GPU, a cascade and a profile given by name, path or object.
 
+    ``profile="auto"`` picks the GPU architecture's profile (:func:`auto_profile`); a
+    profile whose instructions the GPU lacks (``flash3`` on Ampere) is an error.
+
     Examples
     --------
     >>> gpu, cascade, profile = resolve("a100", "attention-3pass", "unfused")
     >>> gpu.name, cascade.name, profile.name
     ('a100-sxm4-80gb', 'attention-3pass', 'unfused')
+    >>> resolve("a100", "attention-1pass", "auto")[2].name
+    'flash2'
     """
     gpu = hw if isinstance(hw, GPUSpec) else load_gpu(hw)
     c = cascade if isinstance(cascade, Cascade) else einsum.load(cascade)
-    return gpu, c, load_profile(profile)
+    chosen = auto_profile(gpu) if isinstance(profile, str) and profile == "auto" else profile
+    loaded = load_profile(chosen)
+    check_profile(gpu, loaded)
+    return gpu, c, loaded
 
 
 def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, *,
@@ -432,7 +440,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
                   *, batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any = None,
                   kv_heads: Any = None, head_dim_v: Any = None, causal: Any = False,
                   dtype: str = "fp16", kv_dtype: str | None = None,
-                  profile: str | os.PathLike[str] | KernelProfile = "flash3",
+                  profile: str | os.PathLike[str] | KernelProfile = "auto",
                   detail: bool = True, sizes: Mapping[str, Any] | None = None,
                   tensors: Mapping[str, Any] | None = None) -> Prediction:
     """Predict many problems at once: sizes are numpy arrays (broadcast together).
@@ -457,7 +465,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     dtype, kv_dtype : str
         Input dtype (one for all problems) and KV-cache format (default ``dtype``).
     profile : str, path or KernelProfile
-        Kernel profile (``flash3`` by default).
+        Kernel profile: ``auto`` (default: by the GPU's architecture), a name or a YAML.
     detail : bool, optional
         Also give per-kernel records, utilisations and tiling details (default True);
         without them a large batch is priced faster.
@@ -549,7 +557,7 @@ def _widened(pred: Prediction, shape: tuple[int, ...]) -> Prediction:
 
 
 def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str] | Cascade,
-            problem: AttentionProblem, *, profile: str | os.PathLike[str] | KernelProfile = "flash3",
+            problem: AttentionProblem, *, profile: str | os.PathLike[str] | KernelProfile = "auto",
             masks: MaskCounts | None = None, tiles: tuple[int, int] | None = None,
             sizes: Mapping[str, Any] | None = None,
             tensors: Mapping[str, Any] | None = None) -> Prediction:
@@ -563,7 +571,8 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
         Shape and dtypes; its causal flag chooses the cascade's causal variant
         (:func:`einsum.with_mask`).
     profile : str, path or KernelProfile
-        ``flash3`` (default), ``flash2``, ``unfused`` or a YAML path.
+        ``auto`` (default: by the GPU's architecture), ``flash3``, ``flash2``, ``unfused`` or a
+        YAML path.
     masks : MaskCounts, optional
         Tile counts of a sparse mask (from :func:`simulator.gpu.sparse.mask_counts`);
         they fix the tiles.

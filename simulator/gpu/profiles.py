@@ -42,6 +42,8 @@ __all__ = [
     "PIPE_RESOURCES",
     "KernelProfile",
     "TileRule",
+    "auto_profile",
+    "check_profile",
     "list_profiles",
     "load_profile",
     "profile_search_path",
@@ -53,8 +55,8 @@ FUSIONS = ("fused", "unfused")
 #: Resources whose efficiency a profile gives (``launch`` is a fixed overhead).
 PIPE_RESOURCES = ("tensor", "exp", "fp32", "smem", "dram")
 
-_TOP_KEYS = frozenset({"name", "based_on", "title", "source", "fusion", "overlap", "efficiency",
-                       "mma_path",
+_TOP_KEYS = frozenset({"name", "based_on", "architectures", "title", "source", "fusion", "overlap",
+                       "efficiency", "mma_path",
                        "tiles", "kernel", "overheads", "memory", "decode", "dequant", "notes"})
 _NUMBER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "overlap": ("streams",),
@@ -117,6 +119,9 @@ class KernelProfile:
         The ``source`` of every number, by key path.
     based_on : str
         The profile a calibrated profile was fitted from (``einsim calibrate``), else "".
+    architectures : tuple of str
+        The (lower-case) GPU architectures whose instructions the kernel needs
+        (``flash3``: Hopper's wgmma and TMA); empty = any.
     """
 
     name: str
@@ -132,6 +137,7 @@ class KernelProfile:
     sources: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
     path: str = field(default="", compare=False, repr=False)
     based_on: str = ""
+    architectures: tuple[str, ...] = ()
 
     def with_values(self, changes: Mapping[str, float]) -> KernelProfile:
         """A copy with some numbers replaced (``"efficiency.tensor"``, ``"overheads.cta_cycles"``).
@@ -375,8 +381,53 @@ def _parse(label: str, doc: Any, path: str) -> KernelProfile:
         efficiency=MappingProxyType(efficiency), tiles=MappingProxyType(tiles),
         numbers=MappingProxyType(numbers), flags=MappingProxyType(_flags(label, doc)),
         mma_path=MappingProxyType(mma_path), sources=MappingProxyType(sources), path=path,
-        based_on=str(doc.get("based_on") or ""),
+        based_on=str(doc.get("based_on") or ""), architectures=_architectures(label, doc),
     )
+
+
+def _architectures(label: str, doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The optional ``architectures`` list, lower-cased."""
+    node = doc.get("architectures", [])
+    if not isinstance(node, list) or not all(isinstance(a, str) for a in node):
+        raise _fail(label, "architectures", "a list of architecture names", node)
+    return tuple(a.lower() for a in node)
+
+
+def auto_profile(gpu: Any) -> str:
+    """The profile ``--kernel auto`` uses on a GPU (``simulator/data/auto_profiles.yaml``).
+
+    Examples
+    --------
+    >>> from simulator.hardware import load_gpu
+    >>> auto_profile(load_gpu("a100-sxm4-80gb")), auto_profile(load_gpu("h100"))
+    ('flash2', 'flash3')
+    """
+    doc = _auto_table()
+    entry = doc["architectures"].get(gpu.architecture.lower(), doc["default"])
+    return entry["profile"]
+
+
+@functools.cache
+def _auto_table() -> dict[str, Any]:
+    path = files("simulator") / "data" / "auto_profiles.yaml"
+    return read_yaml(Path(str(path)), "auto profile table")
+
+
+def check_profile(gpu: Any, profile: KernelProfile) -> None:
+    """Raise when the kernel needs instructions the GPU's architecture lacks.
+
+    Examples
+    --------
+    >>> from simulator.hardware import load_gpu
+    >>> check_profile(load_gpu("a100-sxm4-80gb"), load_profile("flash3"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simulator.errors.SpecError: kernel profile 'flash3' needs hopper/blackwell instructions; ...
+    """
+    if profile.architectures and gpu.architecture.lower() not in profile.architectures:
+        raise SpecError(f"kernel profile '{profile.name}' needs {'/'.join(profile.architectures)} "
+                        f"instructions; {gpu.name} is {gpu.architecture} - use --kernel auto "
+                        f"({auto_profile(gpu)} here) or a profile for {gpu.architecture}")
 
 
 def _read_yaml(path: Path) -> Any:

@@ -64,7 +64,7 @@ def dense_counts(counts: TileCounts) -> MaskCounts:
 
 def predict_sparse_speedup(hw: str | os.PathLike[str] | GPUSpec, counts: TileCounts, *,
                            batch: int = 1, heads: int = 24, head_dim: int = 128,
-                           profile: str | KernelProfile = "flash3",
+                           profile: str | KernelProfile = "auto",
                            cascade: str = "attention-1pass") -> float:
     """Predicted speedup of a sparse mask over dense attention with the same tiles.
 

@@ -28,7 +28,7 @@ __all__ = ["GPU_DEFAULTS", "GPU_METRICS", "evaluate_gpu"]
 
 #: Input columns and the values used when a sweep does not set them (seq_kv 0 = seq_q).
 GPU_DEFAULTS = MappingProxyType({
-    "hardware": "h100", "cascade": "attention-1pass", "profile": "flash3", "dtype": "fp16",
+    "hardware": "h100", "cascade": "attention-1pass", "profile": "auto", "dtype": "fp16",
     "kv_dtype": "", "batch": 1, "heads": 32, "kv_heads": 0, "seq_q": 4096, "seq_kv": 0,
     "head_dim": 128, "causal": False,
 })
