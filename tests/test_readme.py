@@ -17,3 +17,12 @@ def test_readme_python_examples():
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_readme_fidelity_block_is_the_report_output():
+    from experiments.validation.report import fidelity_rows, markdown
+
+    text = README.read_text()
+    block = text.split("<!-- fidelity:begin -->\n", 1)[1].split("\n<!-- fidelity:end -->", 1)[0]
+    assert block == markdown(fidelity_rows()), (
+        "README fidelity block is stale: rerun python -m experiments.validation.report --markdown")
