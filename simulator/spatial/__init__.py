@@ -20,6 +20,7 @@ Examples
 """
 
 from simulator.spatial.arch import (
+    GEMM_PIPELINES,
     Architecture,
     PEArray,
     array_cycles,
@@ -38,17 +39,17 @@ from simulator.spatial.designs import (
     load_design,
 )
 from simulator.spatial.energy import EnergyTally
-from simulator.spatial.gemm import GemmResult, gemm, linear_layers, linear_stack
+from simulator.spatial.gemm import GemmResult, gemm, gemm_cycles, linear_layers, linear_stack
 from simulator.spatial.model import AccelResult, evaluate
 from simulator.spatial.predict import predict_accel
 from simulator.spatial.sizing import filter_densities, workload_sizes
 from simulator.spatial.tiling import ResidencyRule, residency
 
 __all__ = [
-    "AccelResult", "Architecture", "Binding", "Design", "EnergyTally", "GemmResult",
+    "GEMM_PIPELINES", "AccelResult", "Architecture", "Binding", "Design", "EnergyTally", "GemmResult",
     "LayerResult", "PEArray", "Phase", "ResidencyRule", "Stage", "Workload", "array_cycles",
     "auto_binding", "design_attention", "design_end_to_end", "evaluate", "filter_densities",
-    "gemm", "linear_layers", "linear_stack", "list_architectures", "list_designs",
+    "gemm", "gemm_cycles", "linear_layers", "linear_stack", "list_architectures", "list_designs",
     "load_accelerator", "load_architecture", "load_design", "predict_accel", "residency",
     "validate_binding", "workload_sizes",
 ]

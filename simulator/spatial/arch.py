@@ -15,6 +15,8 @@ Examples
 >>> small = arch.with_overrides(rows=16, cols=16, pes_1d=16)
 >>> small.array("2d").pes, small.array("1d").pes
 (256, 16)
+>>> arch.gemm_pipeline, arch.with_overrides(gemm_pipeline="scale-sim").gemm_pipeline
+('fusemax', 'scale-sim')
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from simulator.spatial._spec import (
 
 __all__ = [
     "ARCH_DIR",
+    "GEMM_PIPELINES",
     "Architecture",
     "FusedOps",
     "OpCost",
@@ -55,7 +58,14 @@ __all__ = [
 ARCH_DIR = Path(str(files("hardware_specs"))) / "accelerators"
 
 _TOP_REQUIRED = ("name", "clock", "word", "buffer", "dram", "actions", "units", "arrays")
-_TOP_OPTIONAL = ("title", "aliases", "notes", "references")
+_TOP_OPTIONAL = ("title", "aliases", "notes", "references", "gemm_pipeline")
+
+#: How the 2-D array's fill and drain show up in a GEMM's cycles (key ``gemm_pipeline``;
+#: :func:`simulator.spatial.gemm.gemm_cycles`): ``fusemax`` (the default) pays one fill/drain
+#: per GEMM, ``folds · K + fill_drain``, as the FuseMax artifact's linear layers do;
+#: ``scale-sim`` exposes it on every fold, SCALE-Sim's output-stationary count
+#: ``folds · (K + rows + cols − 2) − 1``.
+GEMM_PIPELINES = ("fusemax", "scale-sim")
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,8 @@ class Architecture:
         ``(key path, value in base units, unit kind, citation)`` of every number.
     path : str
         The YAML file.
+    gemm_pipeline : str
+        One of :data:`GEMM_PIPELINES`: how fill and drain add to a GEMM's cycles.
     """
 
     name: str
@@ -172,6 +184,7 @@ class Architecture:
     quantities: tuple[tuple[str, Any, str, str], ...] = ()
     aliases: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
+    gemm_pipeline: str = "fusemax"
 
     def array(self, name: str) -> PEArray:
         """The array called ``name``; SpecError listing the arrays otherwise."""
@@ -199,10 +212,16 @@ class Architecture:
 
     def with_overrides(self, rows: Any = None, cols: Any = None, pes_1d: Any = None,
                        buffer_bytes: Any = None, dram_bytes_per_s: Any = None,
-                       clock_hz: Any = None) -> Architecture:
-        """A copy with a different 2-D array shape, 1-D size, buffer, bandwidth or clock.
+                       clock_hz: Any = None, gemm_pipeline: str | None = None) -> Architecture:
+        """A copy with a different 2-D array shape, 1-D size, buffer, bandwidth, clock or GEMM pipeline.
 
-        Values may be numpy arrays (one entry per design point of a sweep).
+        Numeric values may be numpy arrays (one entry per design point of a sweep);
+        ``gemm_pipeline`` is one of :data:`GEMM_PIPELINES` for the whole copy.
+
+        Raises
+        ------
+        SpecError
+            On a non-positive number or an unknown GEMM pipeline.
         """
         arrays = []
         for array in self.arrays:
@@ -221,6 +240,8 @@ class Architecture:
         for value, key in ((rows, "rows"), (cols, "cols"), (pes_1d, "pes_1d")):
             if value is not None:
                 _check_positive(value, f"override '{key}'")
+        if gemm_pipeline is not None:
+            changes["gemm_pipeline"] = _gemm_pipeline(gemm_pipeline, "override 'gemm_pipeline'")
         return dataclasses.replace(self, **changes)
 
     def area_m2(self) -> Any:
@@ -237,6 +258,7 @@ class Architecture:
         return {
             "name": self.name, "title": self.title, "path": self.path,
             "clock_hz": self.clock_hz, "word_bytes": self.word_bytes,
+            "gemm_pipeline": self.gemm_pipeline,
             "buffer_bytes": self.buffer_bytes, "dram_bytes_per_s": self.dram_bytes_per_s,
             "area_m2": self.area_m2(),
             "arrays": [{"name": a.name, "shape": list(a.shape), "pes": a.pes,
@@ -248,6 +270,13 @@ class Architecture:
             "quantities": [{"key": k, "value": v, "kind": kind, "source": src}
                            for k, v, kind, src in self.quantities],
         }
+
+
+def _gemm_pipeline(value: Any, what: str) -> str:
+    """Check a ``gemm_pipeline`` value (one of :data:`GEMM_PIPELINES`); ``what`` names it."""
+    if not isinstance(value, str) or value not in GEMM_PIPELINES:
+        raise SpecError(f"{what}: expected one of {', '.join(GEMM_PIPELINES)}; got {value!r}")
+    return value
 
 
 def _check_positive(value: Any, what: str) -> None:
@@ -342,7 +371,9 @@ def _parse(doc: Mapping[str, Any], label: str, path: str) -> Architecture:
         buffer_write_j=buffer["write"], buffer_area_per_byte=buffer["area"],
         dram_bytes_per_s=bandwidth, dram_j_per_byte=dram_j_per_byte, action_energy=actions,
         unit_area=units, arrays=arrays, quantities=tuple(quantities),
-        aliases=tuple(str(a) for a in aliases), path=path)
+        aliases=tuple(str(a) for a in aliases), path=path,
+        gemm_pipeline=_gemm_pipeline(doc.get("gemm_pipeline", "fusemax"),
+                                    f"{label}: key 'gemm_pipeline'"))
 
 
 def _buffer(node: Mapping[str, Any], label: str, q: Any, word: float) -> dict[str, float]:

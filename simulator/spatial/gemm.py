@@ -1,11 +1,23 @@
 """Dense GEMMs on the 2-D array: the linear layers of an end-to-end transformer layer.
 
 ``C[m, n] = Σ_k A[m, k] · B[k, n]`` runs output-stationary: each ``rows × cols`` output
-tile accumulates for ``k`` cycles, so ``cycles = ceil(m/rows) · ceil(n/cols) · k`` plus
-the array's fill/drain — once per GEMM if the mapping double-buffers the accumulators
-(``hide_fill_drain``, as the artifact's Timeloop mappings assume), else once per tile.
+tile (a *fold*; ``folds = ceil(m/rows) · ceil(n/cols)``) accumulates for ``k`` cycles.
+How the array's fill and drain add to that is the architecture's ``gemm_pipeline``
+(:func:`gemm_cycles`):
+
+* ``fusemax`` (default): ``folds · k`` plus the array's ``fill_drain`` (1 cycle per row on
+  FuseMax and FLAT) once per GEMM — consecutive folds run back to back, so only the first
+  fill and the last drain show (the designs' ``linear.hide_fill_drain``; the artifact's
+  GEMM cycles are Timeloop's, which charge none) — or once per fold if a design says not;
+* ``scale-sim``: ``folds · (k + rows + cols − 2) − 1``, SCALE-Sim's stall-free
+  output-stationary count (``systolic_compute_os.py``): every fold is skewed in over
+  ``rows − 1`` cycles and drained over ``cols − 1`` before the next starts; SCALE-Sim
+  reports the index of the last cycle, hence the ``− 1``.
+
 The smaller operand stays resident in chunks of half the buffer and the larger one is
 re-read once per chunk; latency is ``max(compute, memory)`` per GEMM, summed over GEMMs.
+The busy time (``macs / PEs``) and the energy do not depend on the pipeline, so a mode
+with more cycles has a longer compute time and, where compute bound, a lower utilisation.
 
 Examples
 --------
@@ -14,6 +26,8 @@ Examples
 >>> g = gemm(arch, 1024, 256, 768)
 >>> int(g.cycles), bool(g.compute_s < g.memory_s)  # 4 tiles x 768 cycles + one 256-cycle fill/drain
 (3328, True)
+>>> int(gemm(arch.with_overrides(gemm_pipeline="scale-sim"), 1024, 256, 768).cycles)  # 4 x (768 + 510) - 1
+5111
 >>> [layer.name for layer in linear_layers(768, 12, 64, 3072, tokens=64 * 1024)]
 ['q_proj', 'k_proj', 'v_proj', 'out_proj', 'ffn1', 'ffn2']
 """
@@ -28,7 +42,7 @@ import numpy as np
 from simulator.spatial.arch import Architecture
 from simulator.spatial.energy import EnergyTally, op_energy
 
-__all__ = ["GemmResult", "LinearLayer", "gemm", "linear_layers", "linear_stack"]
+__all__ = ["GemmResult", "LinearLayer", "gemm", "gemm_cycles", "linear_layers", "linear_stack"]
 
 
 class LinearLayer(NamedTuple):
@@ -77,6 +91,46 @@ def linear_layers(d_model: Any, heads: Any, head_dim: Any, ffn_hidden: Any,
             LinearLayer("ffn2", tokens, d_model, ffn_hidden))
 
 
+def gemm_cycles(arch: Architecture, m: Any, n: Any, k: Any, hide_fill_drain: bool = True) -> Any:
+    """Cycles of one output-stationary GEMM on the 2-D array, by ``arch.gemm_pipeline``.
+
+    Parameters
+    ----------
+    arch : Architecture
+        Its 2-D array's ``rows × cols`` and ``fill_drain``, and its ``gemm_pipeline``.
+    m, n, k : int or ndarray
+        Output rows, output columns, reduction depth.
+    hide_fill_drain : bool
+        ``fusemax`` mode only: pay the array's fill/drain once per GEMM (True) or once per
+        fold. The ``scale-sim`` count fixes it per fold (it ignores the flag and the
+        array's ``fill_drain`` key).
+
+    Returns
+    -------
+    float or ndarray
+        ``folds · k + fill_drain`` (``fusemax``; ``folds · (k + fill_drain)`` without
+        hiding) or ``folds · (k + rows + cols − 2) − 1`` (``scale-sim``), with
+        ``folds = ceil(m / rows) · ceil(n / cols)``.
+
+    Examples
+    --------
+    >>> from simulator.spatial.arch import load_architecture
+    >>> small = load_architecture("fusemax-cloud").with_overrides(rows=4, cols=4)
+    >>> float(gemm_cycles(small, 6, 8, 10))   # 2 x 2 folds x 10 + one 4-cycle fill/drain
+    44.0
+    >>> float(gemm_cycles(small.with_overrides(gemm_pipeline="scale-sim"), 6, 8, 10))
+    63.0
+    """
+    array = arch.array_2d
+    rows, cols = array.shape
+    folds = np.ceil(np.divide(m, rows)) * np.ceil(np.divide(n, cols))
+    if arch.gemm_pipeline == "scale-sim":
+        # SCALE-Sim starts a fold only once the previous one has drained; a ragged fold is
+        # padded with null operands, so it takes as long as a full one.
+        return folds * np.add(k, rows + cols - 2) - 1
+    return folds * k + array.fill_drain_cycles * (1 if hide_fill_drain else folds)
+
+
 def gemm(arch: Architecture, m: Any, n: Any, k: Any, hide_fill_drain: bool = True,
          name: str = "gemm") -> GemmResult:
     """Model one output-stationary GEMM on the architecture's 2-D array.
@@ -87,18 +141,27 @@ def gemm(arch: Architecture, m: Any, n: Any, k: Any, hide_fill_drain: bool = Tru
     m, n, k : int or ndarray
         Output rows, output columns, reduction depth.
     hide_fill_drain : bool
-        Pay the fill/drain once per GEMM (True) or once per output tile.
+        Pay the fill/drain once per GEMM (True) or once per output tile; applies to the
+        ``fusemax`` GEMM pipeline only (see :func:`gemm_cycles`).
     name : str
 
     Returns
     -------
     GemmResult
+
+    Examples
+    --------
+    >>> from simulator.spatial.arch import load_architecture
+    >>> arch = load_architecture("fusemax-cloud").with_overrides(dram_bytes_per_s=1e15)
+    >>> once, per_fold = (gemm(arch.with_overrides(gemm_pipeline=p), 4096, 4096, 64)
+    ...                   for p in ("fusemax", "scale-sim"))
+    >>> [(int(g.cycles), round(float(g.utilization), 3)) for g in (once, per_fold)]
+    [(16640, 0.985), (146943, 0.111)]
     """
     array = arch.array_2d
     rows, cols = array.shape
     tiles = np.ceil(np.divide(m, rows)) * np.ceil(np.divide(n, cols))
-    fill = array.fill_drain_cycles * (1 if hide_fill_drain else tiles)
-    cycles = tiles * k + fill
+    cycles = gemm_cycles(arch, m, n, k, hide_fill_drain)
     macs = np.multiply(np.multiply(m, n), k) * 1.0
     a_words, b_words, c_words = np.multiply(m, k), np.multiply(k, n), np.multiply(m, n)
     small, large = np.minimum(a_words, b_words), np.maximum(a_words, b_words)

@@ -45,7 +45,7 @@ __all__ = ["OPTIONS", "predict_accel"]
 
 #: Options ``predict_accel`` accepts (design overrides and evaluation choices).
 OPTIONS = ("array", "rows", "cols", "pes_1d", "buffer_bytes", "dram_bytes_per_s", "clock_hz",
-           "densities", "sizes", "tensors", "scope", "model")
+           "gemm_pipeline", "densities", "sizes", "tensors", "scope", "model")
 
 
 def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
@@ -67,7 +67,9 @@ def predict_accel(accel_name: str, cascade: Cascade | str | None, problem: Any,
     **opts
         ``array`` (``"128x128"``, an int for a square array, or a (rows, cols) pair),
         ``rows``, ``cols``, ``pes_1d`` (default: the 2-D columns when the array is
-        resized), ``buffer_bytes``, ``dram_bytes_per_s``, ``clock_hz``; ``sizes`` (the
+        resized), ``buffer_bytes``, ``dram_bytes_per_s``, ``clock_hz``, ``gemm_pipeline``
+        (``fusemax`` or ``scale-sim``: the linear layers' fill/drain, end to end only,
+        :func:`~simulator.spatial.gemm.gemm_cycles`); ``sizes`` (the
         sizes of the cascade's own ranks that the problem does not fix, by the cascade's
         names: an MLA latent ``C``, a block count; ``--size NAME=VALUE``); ``tensors``
         (values of tensors the cascade's filters read); ``densities`` (filter-density
@@ -116,7 +118,7 @@ def _cascade(design: Design, cascade: Cascade | str | None) -> Cascade:
 
 
 def _architecture(design: Design, opts: Mapping[str, Any]) -> Architecture:
-    """The design's architecture with the array/buffer/bandwidth/clock overrides applied."""
+    """The design's architecture with the array/buffer/bandwidth/clock/GEMM overrides applied."""
     arch = design.load_architecture()
     rows, cols = opts.get("rows"), opts.get("cols")
     if opts.get("array") is not None:
@@ -127,7 +129,8 @@ def _architecture(design: Design, opts: Mapping[str, Any]) -> Architecture:
     return arch.with_overrides(rows=rows, cols=cols, pes_1d=pes_1d,
                                buffer_bytes=opts.get("buffer_bytes"),
                                dram_bytes_per_s=opts.get("dram_bytes_per_s"),
-                               clock_hz=opts.get("clock_hz"))
+                               clock_hz=opts.get("clock_hz"),
+                               gemm_pipeline=opts.get("gemm_pipeline"))
 
 
 def _array_shape(value: Any) -> tuple[int, int]:

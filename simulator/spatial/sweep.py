@@ -2,10 +2,11 @@
 
 Register name ``spatial`` (imported on demand; a sweep spec may also name
 ``simulator.spatial.sweep:evaluate_spatial``). Rows are grouped by the categorical columns
-(``design``, ``model``, ``scope``) and each group is evaluated in one vectorised call over
-the numeric columns (``batch``, ``seq_len``, ``rows``, ``cols``, ``pes_1d``,
-``buffer_bytes``, ``dram_bytes_per_s``); missing columns take :data:`SPATIAL_DEFAULTS`
-or the design's own hardware.
+(``design``, ``model``, ``scope`` and, if present, ``gemm_pipeline``: ``fusemax`` or
+``scale-sim``, see :func:`~simulator.spatial.gemm.gemm_cycles`) and each group is
+evaluated in one vectorised call over the numeric columns (``batch``, ``seq_len``,
+``rows``, ``cols``, ``pes_1d``, ``buffer_bytes``, ``dram_bytes_per_s``); missing columns
+take :data:`SPATIAL_DEFAULTS` or the design's own hardware.
 
 Examples
 --------
@@ -32,13 +33,15 @@ __all__ = ["SPATIAL_DEFAULTS", "SPATIAL_METRICS", "evaluate_spatial"]
 SPATIAL_DEFAULTS = MappingProxyType({
     "design": "fusemax", "model": "bert-base", "scope": "attention", "batch": 64,
     "seq_len": 16384, "rows": None, "cols": None, "pes_1d": None, "buffer_bytes": None,
-    "dram_bytes_per_s": None,
+    "dram_bytes_per_s": None, "gemm_pipeline": None,
 })
 #: Metric columns the evaluator adds.
 SPATIAL_METRICS = ("latency", "energy", "area", "util_2d", "util_1d", "dram_bytes",
                    "buffer_bytes_used", "spill_fraction", "bound")
 
 _OVERRIDES = ("rows", "cols", "pes_1d", "buffer_bytes", "dram_bytes_per_s")
+# One value per call (not vectorised), so rows are grouped by them.
+_CATEGORICAL_OVERRIDES = ("gemm_pipeline",)
 
 
 def evaluate_spatial(chunk: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +62,8 @@ def evaluate_spatial(chunk: pd.DataFrame) -> pd.DataFrame:
             out[name] = value
     metrics = {name: np.empty(len(out), dtype=object if name == "bound" else float)
                for name in SPATIAL_METRICS}
-    for _, index in out.groupby(["design", "model", "scope"], sort=False).groups.items():
+    keys = ["design", "model", "scope"] + [k for k in _CATEGORICAL_OVERRIDES if k in out.columns]
+    for _, index in out.groupby(keys, sort=False).groups.items():
         rows = out.loc[index]
         values = _evaluate_group(rows)
         positions = out.index.get_indexer(index)
@@ -78,6 +82,9 @@ def _evaluate_group(rows: pd.DataFrame) -> dict[str, Any]:
                  if name in rows.columns}
     if "cols" in overrides and "pes_1d" not in overrides:
         overrides["pes_1d"] = overrides["cols"]  # one 1-D PE per query column
+    for name in _CATEGORICAL_OVERRIDES:
+        if name in rows.columns:
+            overrides[name] = str(first[name])
     arch = design.load_architecture().with_overrides(**overrides)
     workload = Workload.from_model(str(first["model"]), rows["batch"].to_numpy(dtype=float),
                                    rows["seq_len"].to_numpy(dtype=float))
