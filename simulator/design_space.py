@@ -13,7 +13,14 @@ so Pareto fronts can compare a GPU kernel with an accelerator design point.
 
 Masked rows are priced from the cascade's filter: the GPU model counts the visited and
 partially masked (query tile, key tile) steps with the kernel's tiles, so the partial
-tiles on a window's edges pay their extra cost.
+tiles on a window's edges pay their extra cost. A window of at least ``seq_len`` keys
+masks nothing a causal mask keeps, and costs what the causal row costs.
+
+A GPU row whose peak DRAM footprint (``resident_bytes``: Q, the KV cache in its format,
+O, layout copies and the intermediates spilled kernels keep alive together;
+:mod:`simulator.gpu.capacity`) exceeds the GPU's memory (``memory_bytes``) is still
+priced, with ``fits_in_memory`` False and ``feasible`` False: the sweep engine keeps it
+in ``points.csv`` and out of the Pareto fronts.
 
 Examples
 --------
@@ -55,7 +62,7 @@ ATTENTION_DEFAULTS = MappingProxyType({
 ATTENTION_METRICS = (
     "kind", "time_s", "flops", "tflops_per_s", "bound", "passes", "dram_bytes",
     "buffer_bytes", "spilled", "energy_j", "area_m2", "arithmetic_intensity",
-    "kv_cache_bytes", "memory_bytes",
+    "kv_cache_bytes", "memory_bytes", "resident_bytes", "fits_in_memory",
 )
 _TEXT = ("kind", "bound")
 _KINDS = ("gpu", "accelerator")
@@ -65,6 +72,9 @@ _FALLBACK_TILES = (128, 128)  # for profiles without tile rules (unfused)
 
 def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     """Price every row on its hardware; same rows, same order, metric columns added.
+
+    Also adds ``feasible`` (the row fits in its hardware's memory), which the sweep
+    engine ANDs with the spec's constraints.
 
     Raises
     ------
@@ -99,13 +109,17 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
         for name, value in values.items():
             metrics[name][index] = value
     metrics["spilled"] = metrics["spilled"] == 1.0
+    metrics["fits_in_memory"] = metrics["fits_in_memory"] == 1.0
     metrics["arithmetic_intensity"] = metrics["flops"] / metrics["dram_bytes"]
     metrics["kv_cache_bytes"] = _kv_cache_bytes(rows, shapes)
     columns = {"seq_q": numbers["seq_q"],
                "kind": pd.Categorical.from_codes(np.where(is_gpu, 0, 1), categories=_KINDS),
                **metrics, "bound": bound.categorical()}
     # copy=False: one block per column, no consolidating copy of 10⁶-row arrays.
-    added = pd.DataFrame({name: columns[name] for name in ("seq_q", *ATTENTION_METRICS)}, copy=False)
+    # rows whose footprint exceeds the GPU's DRAM cannot run: the engine keeps them infeasible
+    columns["feasible"] = metrics["fits_in_memory"]
+    added = pd.DataFrame({name: columns[name] for name in ("seq_q", *ATTENTION_METRICS, "feasible")},
+                         copy=False)
     return pd.concat([rows.drop(columns=[c for c in added.columns if c in rows.columns]), added],
                      axis=1)
 
@@ -252,7 +266,8 @@ def _prediction_columns(pred, gpu) -> dict[str, np.ndarray]:
     return {"time_s": pred.time_s, "flops": pred.flops, "tflops_per_s": pred.tflops_per_s,
             "bound": pred.bound, "passes": pred.passes, "dram_bytes": pred.dram_bytes,
             "buffer_bytes": pred.buffer_bytes, "spilled": pred.spilled,
-            "memory_bytes": gpu.dram_bytes}
+            "memory_bytes": gpu.dram_bytes, "resident_bytes": pred.resident_bytes,
+            "fits_in_memory": pred.fits_in_memory}
 
 
 def _accelerator_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[str, Any]:
@@ -277,7 +292,8 @@ def _accelerator_group(rows: dict[str, np.ndarray], shape, key: tuple) -> dict[s
             "buffer_bytes": spatial["buffer_bytes_used"].to_numpy(dtype=float),
             "spilled": spatial["spill_fraction"].to_numpy(dtype=float) > 0,
             "energy_j": spatial["energy"].to_numpy(dtype=float),
-            "area_m2": spatial["area"].to_numpy(dtype=float), "memory_bytes": np.inf}
+            "area_m2": spatial["area"].to_numpy(dtype=float), "memory_bytes": np.inf,
+            "resident_bytes": np.nan, "fits_in_memory": True}
 
 
 def _lookup(column: pd.Series, func) -> np.ndarray:

@@ -72,6 +72,18 @@ class Prediction:
         Kernels (GPU) or phases (spatial) in order.
     extra : dict
         Model-specific details (tiles, occupancy, waves, …) that tables may show.
+    fits_in_memory : bool or ndarray of bool
+        Whether everything the execution keeps in DRAM at once fits in the device's
+        memory (True where a model does not check; the GPU model compares
+        ``resident_bytes`` with ``GPUSpec.dram_bytes``, :mod:`simulator.gpu.capacity`). A
+        prediction that does not fit is still priced, and flagged: it cannot run.
+    resident_bytes : float or ndarray, optional
+        Peak DRAM footprint: inputs (Q and the KV cache in its format), outputs, layout
+        copies and the intermediates spilled kernels keep alive together.
+    capacity : str, optional
+        A one-line note when a one-problem prediction does not fit (``"needs 96.6 GB of
+        DRAM, h100-sxm5 has 80 GB — not feasible"``); None when it fits and for batches
+        (read ``fits_in_memory`` there).
     """
 
     hardware: str
@@ -91,6 +103,9 @@ class Prediction:
     area_m2: Any = None
     kernels: tuple[KernelRecord, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    fits_in_memory: Any = True
+    resident_bytes: Any = None
+    capacity: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (numpy values left as they are; see ``to_jsonable``)."""
@@ -125,6 +140,8 @@ class Prediction:
                      + (", spilled" if self.spilled is True else ""))
         if self.energy_j is not None:
             lines.append(f"  energy {_fmt(self.energy_j, 'J')}")
+        if self.capacity:
+            lines.append(f"  capacity: {self.capacity}")
         return "\n".join(lines)
 
 

@@ -35,7 +35,8 @@ from simulator.gpu.tiling import (
 )
 from simulator.hardware import GPUSpec
 
-__all__ = ["KernelResult", "Shapes", "copy_kernel", "hold_tile", "traversal_kernel", "untiled_kernel"]
+__all__ = ["KernelResult", "Shapes", "copy_kernel", "hold_tile", "mask_kernel", "traversal_kernel",
+           "untiled_kernel"]
 
 _SM_RESOURCES = ("tensor", "exp", "fp32", "smem")
 _QUANTIZED_KV = ("fp8", "int8", "int4")
@@ -583,3 +584,39 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
     one = np.ones(shapes.shape, dtype=np.int64)
     return KernelResult("input-copies", times["dram"] + launch, work, times, dram, one * 0,
                         one * 0, one * 0, one * 0, one * 0, one * 0, one, one * 0.0, False)
+
+
+def mask_kernel(shapes: Shapes, profile: KernelProfile, rates: SMRates) -> KernelResult | None:
+    """The mask as its own element-wise kernel(s) over the full score matrix (unfused).
+
+    PyTorch's standard attention adds the mask to all ``P x M`` scores of every instance
+    and softmaxes all of them: a mask saves no work there and costs
+    ``overheads.mask_passes`` passes that read and write the scores and read the mask (one
+    ``P x M`` tensor broadcast over the instances). None when the profile adds none.
+
+    Examples
+    --------
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> from simulator.gpu.resources import sm_rates
+    >>> gpu, _, profile = resolve("h100", "attention-3pass", "unfused")
+    >>> shapes = make_shapes(2, 4, 1024, 1024, 64)
+    >>> result = mask_kernel(shapes, profile, sm_rates(gpu, profile, "fp16"))
+    >>> int(result.dram_bytes[()]) == (2 * 8 + 1) * 1024 * 1024 * 2   # 8 instances, + the mask
+    True
+    """
+    passes = profile.number("overheads.mask_passes")
+    if passes <= 0:
+        return None
+    element = profile.number("memory.intermediate_bytes")
+    pairs = shapes.seq_q * shapes.seq_kv
+    dram = passes * element * pairs * (2 * shapes.instances + 1)
+    zero = 0.0 * dram
+    work = {"tensor": zero, "exp": zero, "fp32": passes * pairs * shapes.instances + zero, "smem": zero,
+            "dram": dram}
+    launch = passes * profile.number("overheads.launch_s")
+    times = _resource_times(work, rates, dram, launch)
+    sm_times = {r: times[r] for r in _SM_RESOURCES}
+    busy = np.maximum(overlap_time(sm_times, profile.serial, profile.streams), times["dram"])
+    one = np.ones(shapes.shape, dtype=np.int64)
+    return KernelResult("mask", busy + launch, work, times, dram, one * 0, one * 0, one * 0,
+                        one * 0, one * 0, one * 0, one, one * 0.0, True)

@@ -37,11 +37,13 @@ import einsum
 from einsum import Cascade
 from simulator.binding import bind
 from simulator.errors import SpecError
+from simulator.gpu import capacity
 from simulator.gpu.kernels import (
     KernelResult,
     Shapes,
     copy_kernel,
     hold_tile,
+    mask_kernel,
     traversal_kernel,
     untiled_kernel,
 )
@@ -215,10 +217,21 @@ def _outcome(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shapes: Sha
     used = tuple(~held for _ in spilled) if fused is None else (held, *(~held for _ in spilled))
     kernels = plan.spilled if plan.fused is None else (plan.fused, *plan.spilled)
     groups = tuple(k.groups for k in kernels)
+    masking = mask_kernel(shapes, profile, rates) if _unfused_mask(cascade, profile) else None
+    if masking is not None:   # right after the kernel that writes the scores (the first spilled one)
+        at = len(results) - len(spilled) + 1
+        results = (*results[:at], masking, *results[at:])
+        used = (*used[:at], np.ones_like(held), *used[at:])
+        groups = (*groups[:at], (), *groups[at:])
     copies = copy_kernel(plan.spilled, shapes, profile, rates)
     if copies is not None:
         results, used, groups = (copies, *results), (np.ones_like(held), *used), ((), *groups)
     return _Outcome(results, used, held, groups), rates, plan
+
+
+def _unfused_mask(cascade: Cascade, profile: KernelProfile) -> bool:
+    """Whether an unfused execution applies the cascade's mask as its own kernel."""
+    return profile.fusion == "unfused" and mask_plan(cascade).kind != "dense"
 
 
 def _flops(cascade: Cascade, plan: CascadePlan, shapes: Shapes, outcome: _Outcome,
@@ -348,6 +361,7 @@ def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shap
     for result, used in pick[1:]:
         buffer = np.maximum(buffer, np.where(used, result.smem_bytes, 0.0))
     spills = sum((np.where(u, r.spills, False) for r, u in pick), start=False)
+    resident = _resident(outcome, plan, shapes, profile)
     util = ({k: work[k] / rates.peak[k] / time for k in ("tensor", "exp", "fp32", "smem", "dram")}
             if detail else {})
     return Prediction(
@@ -355,7 +369,15 @@ def evaluate_shapes(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shap
         flops=flops, tflops_per_s=flops / time / 1e12, bound=binding(times),
         resource_times_s=times, utilization=util, passes=plan.passes, buffer_bytes=buffer,
         dram_bytes=work["dram"], spilled=np.asarray(spills, dtype=bool),
-        kernels=_records(outcome) if detail else (), extra=_extra(outcome) if detail else {})
+        kernels=_records(outcome) if detail else (), extra=_extra(outcome) if detail else {},
+        fits_in_memory=np.asarray(resident <= gpu.dram_bytes), resident_bytes=resident)
+
+
+def _resident(outcome: _Outcome, plan: CascadePlan, shapes: Shapes, profile: KernelProfile) -> Any:
+    """Peak DRAM footprint per problem (:mod:`simulator.gpu.capacity`)."""
+    spilled = list(outcome.results[len(outcome.results) - len(plan.spilled):])
+    parts = _partitions(spilled, shapes, plan)
+    return capacity.footprint(plan, shapes, profile, outcome.held, parts).total + 0.0
 
 
 def _used_sum(pick: list[tuple[KernelResult, Any]], value: Any) -> Any:
@@ -612,7 +634,10 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
     shapes = _one_problem(problem, masks, tiles, extra, (qk, v, kv_heads), tensors)
     row = evaluate_shapes(gpu, c, prof, shapes, masks.pairs if masks else None).row(0)
     kernels = tuple(_scalar_record(k) for k in row.kernels if k.time_s > 0)
-    return _replace_prediction(row, kernels)
+    pred = _replace_prediction(row, kernels)
+    return replace(pred, fits_in_memory=bool(pred.fits_in_memory),
+                   resident_bytes=float(pred.resident_bytes),
+                   capacity=capacity.note(pred.resident_bytes, gpu))
 
 
 def _one_problem(problem: AttentionProblem, masks: MaskCounts | None,

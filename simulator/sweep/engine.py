@@ -7,7 +7,8 @@ stores each one atomically under ``OUT/chunks`` and writes the tables and plots;
 
 Each chunk goes through the same pure steps wherever it runs (:func:`compute_chunk`):
 decode grid points → add the evaluator's default columns → drop rows failing a
-``filter`` → evaluate → flag ``feasible`` from the ``constraints``. The table is in grid
+``filter`` → evaluate → flag ``feasible`` from the ``constraints`` (and from the evaluator's
+own ``feasible`` column, when it returns one: rows its model cannot run). The table is in grid
 order and byte-identical whichever executor ran it, and whether or not it was resumed.
 
 Examples
@@ -379,8 +380,10 @@ def _evaluate_frame(job: ChunkJob, frame: pd.DataFrame) -> pd.DataFrame:
     if "point" in result and not np.array_equal(result["point"].to_numpy(), frame["point"].to_numpy()):
         raise SimulatorError(f"evaluator {job.evaluator!r} reordered or replaced the rows it was given")
     added = [c for c in result.columns if c not in frame.columns and c not in ("feasible", "pareto")]
+    # an evaluator may flag rows its model cannot run (a problem that does not fit in memory)
+    own = result["feasible"].to_numpy(dtype=bool) if "feasible" in result.columns else True
     result = pd.concat([frame, result[added]], axis=1)
-    feasible = eval_mask(result, job.constraints, job.source, "constraints")
+    feasible = eval_mask(result, job.constraints, job.source, "constraints") & own
     return result.assign(feasible=feasible)
 
 

@@ -2,7 +2,9 @@
 
 An evaluator is a function ``evaluate(chunk: pd.DataFrame) -> pd.DataFrame`` that returns
 the chunk (same rows, same order) with metric columns added; it must be vectorised over
-the rows. A registry entry may also carry ``defaults`` (columns the evaluator reads, added
+the rows. A boolean ``feasible`` column it returns marks rows its model cannot run (the
+engine ANDs it with the spec's constraints; infeasible rows stay in the table, out of the
+Pareto fronts). A registry entry may also carry ``defaults`` (columns the evaluator reads, added
 as constants when a spec does not sweep them) and ``plot_hooks`` (callables
 ``(df, out_dir) -> list[Path]`` that draw extra PNGs; they replace the generic roofline
 scatter).

@@ -1,0 +1,42 @@
+"""PyTorch-style unfused attention: a mask saves no work and adds its own element-wise kernel.
+
+Truth from the kernel's source (flash-attention benchmarks attention_pytorch): the causal
+mask is added to the full P x M score matrix, then the softmax runs over all of it.
+"""
+
+import numpy as np
+import pytest
+
+from simulator.gpu import predict
+from simulator.workload import AttentionProblem
+
+
+def _problem(causal, seq=2048, batch=2, heads=8, head_dim=64):
+    return AttentionProblem(batch=batch, heads=heads, kv_heads=heads, seq_q=seq, seq_kv=seq,
+                            head_dim_qk=head_dim, causal=causal)
+
+
+def test_causal_unfused_is_dense_plus_one_mask_pass():
+    dense = predict("h100", "attention-3pass", _problem(False), profile="unfused")
+    causal = predict("h100", "attention-3pass", _problem(True), profile="unfused")
+    names = [k.name for k in causal.kernels]
+    assert names == ["input-copies", "gemm-QK", "mask", "elementwise-2", "gemm-AV"]
+    mask = next(k for k in causal.kernels if k.name == "mask")
+    # read + write the fp16 scores of 16 instances, read the broadcast 2048 x 2048 mask once
+    assert float(mask.dram_bytes) == (2 * 2 * 8 + 1) * 2048 * 2048 * 2
+    assert float(causal.time_s) == pytest.approx(float(dense.time_s) + float(mask.time_s))
+    # the useful FLOPs still follow the FlashAttention convention (causal ~ half)
+    assert float(causal.flops) / float(dense.flops) == pytest.approx(0.5, rel=1e-3)
+
+
+def test_fused_causal_still_saves_work():
+    dense = predict("h100", "attention-1pass", _problem(False, seq=8192), profile="flash3")
+    causal = predict("h100", "attention-1pass", _problem(True, seq=8192), profile="flash3")
+    assert float(causal.time_s) < 0.6 * float(dense.time_s)
+
+
+@pytest.mark.parametrize("seq", [512, 1024, 4096])
+def test_unfused_causal_never_faster_than_dense(seq):
+    times = [float(predict("a100", "attention-3pass", _problem(c, seq=seq), profile="unfused").time_s)
+             for c in (False, True)]
+    assert np.greater(times[1], times[0])
