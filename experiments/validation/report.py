@@ -118,7 +118,7 @@ def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
             name, str(row.kernel), str(row.gpu), kernel["profile"],
             _shape(problem.batch, problem.heads, kv_heads, problem.seq_q, problem.seq_kv,
                    problem.head_dim_qk, causal, problem.dtype), max(problem.seq_q, problem.seq_kv),
-            float(row.value) * scale, float(pred.time_s), False, str(pred.bound)))
+            float(row.value) * scale, float(pred.time_s), bool(spec.get("fitted", False)), str(pred.bound)))
     return rows
 
 

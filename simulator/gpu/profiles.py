@@ -68,13 +68,16 @@ _NUMBER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "decode": ("max_splits", "split_below_wave_fraction"),
     "dequant": ("fp8", "int8", "int4"),
 })
+#: Numbers a profile may give (default when absent): ``overheads.mask_passes`` = element-wise
+#: passes over the full score matrix that a mask adds in an unfused execution.
+_OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({"overheads.mask_passes": 0.0})
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
 _FLAG_KEYS = MappingProxyType({
     "kernel": ("q_operand_from_smem", "mma_accumulate", "pack_gqa"),
 })
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction"})
-_ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies",
+_ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 
@@ -142,9 +145,9 @@ class KernelProfile:
     def with_values(self, changes: Mapping[str, float]) -> KernelProfile:
         """A copy with some numbers replaced (``"efficiency.tensor"``, ``"overheads.cta_cycles"``).
 
-        Keys are ``"overlap.streams"``, ``"efficiency.<resource>"`` or any key of
-        ``numbers``. Used to fit a profile and to sweep its numbers; the sources of the
-        replaced numbers say ``"override"``.
+        Keys are ``"overlap.streams"``, ``"efficiency.<resource>"``,
+        ``"mma_path.<architecture>"`` or any key of ``numbers``. Used to fit a profile and to
+        sweep its numbers; the sources of the replaced numbers say ``"override"``.
 
         Raises
         ------
@@ -157,10 +160,13 @@ class KernelProfile:
         0.5
         """
         efficiency, numbers, streams = dict(self.efficiency), dict(self.numbers), self.streams
+        mma = dict(self.mma_path)
         for key, value in changes.items():
             section, _, leaf = key.partition(".")
             if key == "overlap.streams":
                 streams = float(value)
+            elif section == "mma_path" and leaf:
+                mma[leaf.lower()] = float(value)
             elif section == "efficiency" and leaf in efficiency:
                 efficiency[leaf] = float(value)
             elif key in numbers:
@@ -171,7 +177,7 @@ class KernelProfile:
                                 f"{', '.join(known)}")
         sources = {**self.sources, **{key: "override" for key in changes}}
         return dataclasses.replace(self, streams=streams, efficiency=MappingProxyType(efficiency),
-                                   numbers=MappingProxyType(numbers),
+                                   numbers=MappingProxyType(numbers), mma_path=MappingProxyType(mma),
                                    sources=MappingProxyType(sources))
 
     def tensor_fraction(self, architecture: str) -> float:
@@ -265,8 +271,9 @@ def _numbers(label: str, doc: Mapping[str, Any], fused: bool,
         if not fused and section in _FUSED_ONLY and section not in doc:
             continue
         node = _mapping(label, doc, section)
-        allowed = set(keys) | set(_FLAG_KEYS.get(section, ())) | ({"serial"} if section ==
-                                                                  "overlap" else set())
+        optional = {k.partition(".")[2] for k in _OPTIONAL_NUMBERS if k.startswith(f"{section}.")}
+        allowed = set(keys) | optional | set(_FLAG_KEYS.get(section, ())) | (
+            {"serial"} if section == "overlap" else set())
         unknown = sorted(set(node) - allowed)
         if unknown:
             raise SpecError(f"{label}: unknown key '{section}.{unknown[0]}'; expected one of "
@@ -276,6 +283,12 @@ def _numbers(label: str, doc: Mapping[str, Any], fused: bool,
                 raise SpecError(f"{label}: missing key '{section}.{key}'")
             path = f"{section}.{key}"
             numbers[path], sources[path] = _quantity(label, path, node[key])
+        for key in sorted(optional):
+            path = f"{section}.{key}"
+            if key in node:
+                numbers[path], sources[path] = _quantity(label, path, node[key])
+            else:
+                numbers[path], sources[path] = _OPTIONAL_NUMBERS[path], "assumed: not given (the default)"
     return numbers, sources
 
 

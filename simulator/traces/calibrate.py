@@ -81,7 +81,7 @@ def default_keys(profile: Any) -> list[str]:
     --------
     >>> from simulator.gpu import load_profile
     >>> default_keys(load_profile("flash2"))
-    ['efficiency.tensor']
+    ['overlap.streams', 'efficiency.tensor', 'mma_path.hopper']
     """
     return [key for key, source in profile.sources.items()
             if str(source).startswith("fit:") and _value(profile, key) is not None]
@@ -94,6 +94,8 @@ def _value(profile: Any, key: str) -> float | None:
         return profile.streams
     if section == "efficiency":
         return profile.efficiency.get(leaf)
+    if section == "mma_path":
+        return profile.mma_path.get(leaf)
     return profile.numbers.get(key)
 
 

@@ -22,12 +22,12 @@ def test_builtin_profiles_load_with_sources(name):
         assert profile.sources[key].strip(), key
     fitted = [k for k, s in profile.sources.items() if s.startswith("fit")]
     assert len({profile.efficiency.get(k.split(".")[1], profile.numbers.get(k))
-                for k in fitted}) <= 2, "at most two fitted numbers per profile"
+                for k in fitted}) <= 3, "at most three fitted numbers per profile"
 
 
 def test_required_profiles_exist():
     assert {"flash2", "flash3", "unfused"} <= set(list_profiles())
-    assert load_profile("flash3").streams > load_profile("flash2").streams == 1
+    assert load_profile("flash3").streams > load_profile("flash2").streams >= 1
 
 
 def _write(tmp_path, mutate):

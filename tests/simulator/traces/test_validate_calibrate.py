@@ -101,20 +101,21 @@ def test_an_unknown_device_lists_the_catalogue(tmp_path):
 
 def test_calibrate_two_traces_then_validate_the_third(tmp_path):
     out = tmp_path / "flash2-h100.yaml"
-    res = _run("calibrate", QWEN, FALCON, "--kernel", "flash2", "--holdout", "0", "--out", out, "--json")
+    res = _run("calibrate", QWEN, FALCON, "--kernel", "flash2", "--fit", "mma_path.hopper", "--holdout", "0",
+               "--out", out, "--json")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     for key in ("profile", "fitted", "train_launches", "holdout_launches", "train_mape_before",
                 "train_mape_after", "holdout_mape_before", "holdout_mape_after", "out"):
         assert key in doc, key
-    assert doc["profile"] == "flash2" and list(doc["fitted"]) == ["efficiency.tensor"]
+    assert doc["profile"] == "flash2" and list(doc["fitted"]) == ["mma_path.hopper"]
     assert doc["train_launches"] == 36 and doc["holdout_launches"] == 0
     assert doc["train_mape_after"] < doc["train_mape_before"]
     written = yaml.safe_load(out.read_text())
-    assert written["efficiency"]["tensor"]["source"].startswith("fit: 36 launches of h100_Qwen")
+    assert written["mma_path"]["hopper"]["source"].startswith("fit: 36 launches of h100_Qwen")
     assert written["based_on"] == "flash2" and written["name"] == "flash2-h100"
     profile = load_profile(str(out))
-    assert profile.efficiency["tensor"] == pytest.approx(doc["fitted"]["efficiency.tensor"])
+    assert profile.mma_path["hopper"] == pytest.approx(doc["fitted"]["mma_path.hopper"])
     # the calibrated profile prices the third trace, which the fit never saw
     held_out = _run("validate", BERT, "--kernel", out, "--json")
     assert held_out.exit_code == 0, held_out.output
@@ -181,7 +182,7 @@ def test_fa3_wrapper_kernels_get_a_telling_short_name():
 
 
 def test_readme_trace_table_is_what_the_commands_compute():
-    """The README's before/after table: shipped flash2, and leave-one-out calibration."""
+    """The README's before/after table: shipped flash2, and leave-one-out calibration of mma_path.hopper."""
     import re
 
     text = (Path(__file__).parents[3] / "README.md").read_text()
@@ -193,7 +194,7 @@ def test_readme_trace_table_is_what_the_commands_compute():
         shipped, held, value = (float(v.replace("−", "-")) for v in match.groups())
         assert 100 * validate(load_trace(path)).rows[0].error == pytest.approx(shipped, abs=0.06)
         others = [load_trace(p) for p in rows.values() if p != path]
-        fitted = calibrate(others, "flash2", holdout=0.0)
-        assert fitted.fitted["efficiency.tensor"] == pytest.approx(value, abs=0.0006)
+        fitted = calibrate(others, "flash2", ["mma_path.hopper"], holdout=0.0)
+        assert fitted.fitted["mma_path.hopper"] == pytest.approx(value, abs=0.0006)
         profile = load_profile("flash2").with_values(fitted.fitted)
         assert 100 * validate(load_trace(path), kernel=profile).rows[0].error == pytest.approx(held, abs=0.06)
