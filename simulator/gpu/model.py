@@ -229,6 +229,17 @@ def _outcome(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shapes: Sha
     return _Outcome(results, used, held, groups), rates, plan
 
 
+def _pair_labels(cascade: Cascade) -> frozenset[str]:
+    """Labels of the Einsums that iterate over (query, key) pairs: a GNA mask thins them."""
+    from einsum.roles import rank_roles
+
+    roles = rank_roles(cascade)
+    family = set(roles.key_family)
+    return frozenset(e.label for e in cascade.einsums
+                     if {cascade.rank_of(v) for v in e.iteration_vars} >= {roles.query}
+                     and family & {cascade.rank_of(v) for v in e.iteration_vars})
+
+
 def _unfused_mask(cascade: Cascade, profile: KernelProfile) -> bool:
     """Whether an unfused execution applies the cascade's mask as its own kernel."""
     return profile.fusion == "unfused" and mask_plan(cascade).kind != "dense"
@@ -261,7 +272,8 @@ def _flops(cascade: Cascade, plan: CascadePlan, shapes: Shapes, outcome: _Outcom
         if not macs:
             continue
         symbol = next((s for s in ops.points.symbols if s.startswith("rho_")), None)
-        if ops.label in mask.symbols or (pairs is not None and symbol is not None):
+        if ops.label in mask.symbols or (pairs is not None and (symbol is not None or
+                                                              ops.label in _pair_labels(cascade))):
             density: Any = fraction  # a per-pair contraction: the mask's exact pairs
         elif symbol is None:
             density = 1.0
