@@ -30,6 +30,7 @@ from simulator.gpu.tiling import (
     fit_kv_tile,
     l2_miss_fraction,
     occupancy,
+    rule_threads,
     rule_tiles,
     split_count,
 )
@@ -175,6 +176,8 @@ class _Geometry:
     rows: Any
     inst: Any
     pack: Any
+    read_rows: Any = None
+
 
 
 def _operand_dims(kernel: KernelPlan | None, shapes: Shapes) -> tuple[Any, Any]:
@@ -215,11 +218,15 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
                                 np.maximum(kv_store, shapes.in_bytes), num("kernel.kv_stages"),
                                 row, key - row, q_tile * extra_per_row)
-    regs = num("kernel.threads_per_cta") * num("kernel.registers_per_thread")
+    given = rule_threads(head_dim, profile.tile_rules(gpu.architecture), 0)
+    threads = np.where(given > 0, given, num("kernel.threads_per_cta"))
+    regs = threads * num("kernel.registers_per_thread")
+    # a rule's warps split its query rows: each warp reads the K/V operand once per step
+    read_rows = np.where(given > 0, q_rule * 32 / np.maximum(given, 32), num("kernel.operand_read_rows"))
     occ = occupancy(smem, gpu.smem_bytes_per_sm, gpu.smem_bytes_per_cta, regs,
                     gpu.register_count_per_sm, gpu.max_ctas_per_sm or np.inf)
     inst = np.where(pack, shapes.batch * shapes.kv_heads, shapes.instances)
-    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack)
+    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack, read_rows)
 
 
 def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row: Any,
@@ -290,7 +297,8 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     """Work of one (query tile, key tile) step and of one query tile's prologue/epilogue.
 
     Shared memory: each streamed tile is written once and read by every MMA that uses it
-    (once per ``operand_read_rows`` query rows); quantised K/V are dequantised once per
+    (once per ``operand_read_rows`` query rows, or per warp of a tile rule that gives its
+    threads); quantised K/V are dequantised once per
     loaded element.
     """
     values = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
@@ -301,7 +309,8 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     resident = sum((p.evaluate(values) for p in kernel.resident_operands), start=0.0)
     step["fp32"] = step["fp32"] + _dequant_ops(profile, shapes) * loaded
     kv_store = np.maximum(shapes.k_bytes, shapes.v_bytes)
-    reads = ceil_div(geo.q_tile, profile.number("kernel.operand_read_rows"))
+    rows = profile.number("kernel.operand_read_rows") if geo.read_rows is None else geo.read_rows
+    reads = np.ceil(geo.q_tile / rows)
     step["smem"] = loaded * kv_store + uses * shapes.in_bytes * reads
     if profile.flag("kernel.q_operand_from_smem"):
         step["smem"] = step["smem"] + resident * shapes.in_bytes

@@ -83,11 +83,16 @@ _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copie
 
 @dataclass(frozen=True)
 class TileRule:
-    """Tiles for head dims up to ``max_head_dim``: ``q`` query rows x ``kv`` keys."""
+    """Tiles for head dims up to ``max_head_dim``: ``q`` query rows x ``kv`` keys.
+
+    ``threads`` is the CTA size this tile runs with (0: the profile's
+    ``kernel.threads_per_cta``); warps then split the query rows (FlashAttention-2).
+    """
 
     max_head_dim: int
     q: int
     kv: int
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -313,12 +318,14 @@ def _rules(label: str, key: str, node: Any) -> tuple[TileRule, ...]:
     rules = []
     for index, item in enumerate(node):
         where = f"{key}[{index}]"
-        if not isinstance(item, Mapping) or set(item) != {"max_head_dim", "q", "kv"}:
-            raise _fail(label, where, "a mapping with keys max_head_dim, q, kv", item)
-        values = [item[k] for k in ("max_head_dim", "q", "kv")]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-            raise _fail(label, where, "positive integers", item)
-        rules.append(TileRule(*values))
+        if not isinstance(item, Mapping) or not {"max_head_dim", "q", "kv"} <= set(item) <= {
+                "max_head_dim", "q", "kv", "threads"}:
+            raise _fail(label, where, "a mapping with keys max_head_dim, q, kv (and optional threads)", item)
+        values = [item[k] for k in ("max_head_dim", "q", "kv")] + [item.get("threads", 32)]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values) or \
+                values[3] % 32:
+            raise _fail(label, where, "positive integers (threads a multiple of 32)", item)
+        rules.append(TileRule(*values[:3], item.get("threads", 0)))
     return tuple(sorted(rules, key=lambda r: r.max_head_dim))
 
 

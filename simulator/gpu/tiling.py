@@ -33,6 +33,7 @@ __all__ = [
     "floor_sum",
     "l2_miss_fraction",
     "occupancy",
+    "rule_threads",
     "rule_tiles",
     "split_count",
 ]
@@ -193,6 +194,22 @@ def rule_tiles(head_dim: Any, rules: tuple) -> tuple[Any, Any]:
     limits = np.array([r.max_head_dim for r in rules])
     index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
     return np.array([r.q for r in rules])[index], np.array([r.kv for r in rules])[index]
+
+
+def rule_threads(head_dim: Any, rules: tuple, default: float) -> Any:
+    """CTA threads of the rule covering ``head_dim`` (``default`` where the rule gives none).
+
+    Examples
+    --------
+    >>> from simulator.gpu.profiles import TileRule
+    >>> rules = (TileRule(128, 128, 64), TileRule(256, 128, 64, threads=256))
+    >>> rule_threads(np.array([64, 256]), rules, 128).tolist()
+    [128, 256]
+    """
+    limits = np.array([r.max_head_dim for r in rules])
+    index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+    threads = np.array([r.threads or default for r in rules])
+    return threads[index]
 
 
 def fit_kv_tile(q_tile: Any, kv_tile: Any, smem_limit: float, q_bytes: Any, kv_bytes: Any,

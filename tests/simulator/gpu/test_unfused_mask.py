@@ -40,3 +40,18 @@ def test_unfused_causal_never_faster_than_dense(seq):
     times = [float(predict("a100", "attention-3pass", _problem(c, seq=seq), profile="unfused").time_s)
              for c in (False, True)]
     assert np.greater(times[1], times[0])
+
+
+def test_fa2_d256_on_hopper_is_slower_per_flop_than_d128():
+    """kernels.md sec. 1: FA2 at d256 runs 64x64 tiles with 4 warps on H100 (128x64, 8 warps on
+    A100), one CTA per SM by registers: throughput stops rising with the head dim."""
+    def tflops(hw, head_dim):
+        problem = AttentionProblem(batch=2, heads=2048 // head_dim, kv_heads=2048 // head_dim, seq_q=8192,
+                                   seq_kv=8192, head_dim_qk=head_dim)
+        return float(predict(hw, "attention-1pass", problem, profile="flash2").tflops_per_s)
+
+    assert tflops("h100", 256) < tflops("h100", 128)
+    from simulator.gpu import load_profile
+
+    rules = load_profile("flash2").tile_rules("Ampere")
+    assert (rules[-1].q, rules[-1].kv, rules[-1].threads) == (128, 64, 256)
