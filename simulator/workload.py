@@ -152,6 +152,8 @@ class AttentionProblem:
         A sparsity configuration, opaque here (``flops`` ignores it).
     shared_kv : bool
         V is a slice of the cached K vector (MLA absorbed form), so only K is cached.
+    page_size : int, optional
+        Tokens per page of a paged KV cache (vLLM, FlashInfer, FA3 paged); None = contiguous.
 
     Examples
     --------
@@ -175,6 +177,7 @@ class AttentionProblem:
     causal: bool = False
     sparsity: object | None = field(default=None, hash=False)
     shared_kv: bool = False
+    page_size: int | None = None
 
     def __post_init__(self) -> None:
         context = "AttentionProblem"
@@ -185,6 +188,7 @@ class AttentionProblem:
         object.__setattr__(self, "head_dim_v", _positive_int(head_dim_v, f"{context}: key "
                                                              "'head_dim_v'"))
         _check_groups(self.heads, self.kv_heads, context)
+        _optional_int(self.page_size, f"{context}: key 'page_size'")
         dtype = _dtype(self.dtype, INPUT_DTYPES, f"{context}: key 'dtype'")
         kv_dtype = dtype if self.kv_dtype is None else self.kv_dtype
         object.__setattr__(self, "dtype", dtype)

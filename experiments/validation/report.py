@@ -89,13 +89,14 @@ def _fa3_paper_rows() -> list[FidelityRow]:
 def _kv_heads(notes: str, heads: int) -> int:
     for part in str(notes).replace(";", ",").split(","):
         key, _, value = part.strip().partition("=")
-        if key in ("kv_heads", "nheads_kv") and value.strip().isdigit():
+        if key.split()[-1:] in (["kv_heads"], ["nheads_kv"]) and value.strip().isdigit():
             return int(value)
     return heads
 
 
 def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
     """One published CSV: each row predicted on its GPU (at the stated clock)."""
+    from experiments.validation.paged_decode import page_size
     from simulator.gpu import predict
     from simulator.hardware import load_gpu
     from simulator.workload import AttentionProblem
@@ -111,14 +112,16 @@ def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
         kv_heads = _kv_heads(row.notes, int(row.heads))
         problem = AttentionProblem(batch=int(row.batch), heads=int(row.heads), kv_heads=kv_heads,
                                    seq_q=int(row.seqlen_q), seq_kv=int(row.seqlen_kv),
-                                   head_dim_qk=int(row.head_dim), dtype=row.dtype, causal=causal)
+                                   head_dim_qk=int(row.head_dim), dtype=row.dtype, causal=causal,
+                                   page_size=page_size(row.notes))
+        fitted = bool(spec.get("fitted", False)) or int(row.seqlen_kv) >= spec.get("fitted_min_keys", 1 << 62)
         pred = predict(gpu, kernel["cascade"], problem, profile=kernel["profile"])
         scale = {"time_ms": 1e-3, "time_us": 1e-6, "time_s": 1.0}[row.metric]
         rows.append(FidelityRow(
             name, str(row.kernel), str(row.gpu), kernel["profile"],
             _shape(problem.batch, problem.heads, kv_heads, problem.seq_q, problem.seq_kv,
                    problem.head_dim_qk, causal, problem.dtype), max(problem.seq_q, problem.seq_kv),
-            float(row.value) * scale, float(pred.time_s), bool(spec.get("fitted", False)), str(pred.bound)))
+            float(row.value) * scale, float(pred.time_s), fitted, str(pred.bound)))
     return rows
 
 

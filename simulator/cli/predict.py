@@ -80,6 +80,7 @@ class ProblemOptions:
     size: tuple[str, ...] = ()
     tensor: tuple[str, ...] = ()
     density: tuple[str, ...] = ()
+    page_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,10 @@ def _problem(opts: ProblemOptions, tokens: int | None, cascade: Cascade | None,
     """
     seq_q = opts.seq_q or tokens
     if opts.model is not None:
-        return problem_from_model(opts.model, batch=opts.batch or 1, seq_q=seq_q,
-                                  seq_kv=opts.seq_kv or tokens, dtype=opts.dtype,
-                                  kv_dtype=opts.kv_dtype, causal=opts.causal)
+        problem = problem_from_model(opts.model, batch=opts.batch or 1, seq_q=seq_q,
+                                     seq_kv=opts.seq_kv or tokens, dtype=opts.dtype,
+                                     kv_dtype=opts.kv_dtype, causal=opts.causal)
+        return AttentionProblem(**{**problem.__dict__, "page_size": opts.page_size})
     head_dim, head_dim_v = opts.head_dim, opts.head_dim_v
     if cascade is not None and (head_dim is None or sizes):
         _, qk, v = bound_sizes(cascade, head_dim, head_dim_v, sizes)
@@ -126,7 +128,8 @@ def _problem(opts: ProblemOptions, tokens: int | None, cascade: Cascade | None,
     return AttentionProblem(batch=opts.batch or 1, heads=heads, kv_heads=kv_heads,
                             seq_q=seq_q or opts.seq_kv, seq_kv=opts.seq_kv or seq_q,
                             head_dim_qk=head_dim, head_dim_v=head_dim_v,
-                            dtype=opts.dtype, kv_dtype=opts.kv_dtype, causal=opts.causal)
+                            dtype=opts.dtype, kv_dtype=opts.kv_dtype, causal=opts.causal,
+                            page_size=opts.page_size)
 
 
 def _cascade_mask(cascade: Cascade | None, opts: ProblemOptions, gna: bool,
@@ -355,6 +358,8 @@ _KvTiling = Annotated[str, typer.Option(help="KV tiling for masks: static or dyn
 _Kernel = Annotated[str, typer.Option(help="Kernel profile: auto (by the GPU architecture), flash3, "
                                            "flash2, unfused, amd-fmha or a YAML.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+_PageSize = Annotated[int | None, typer.Option(min=1, help="Tokens per page of a paged KV cache "
+                                                           "(default: contiguous).")]
 _Size = Annotated[list[str] | None, typer.Option(
     "--size", help="Size of a cascade rank or symbol the workload does not fix, e.g. --size C=512 "
                    "(repeatable).")]
@@ -375,7 +380,7 @@ def predict_command(
     window: _Window = None, stride: _Stride = "1", dilation: _Dilation = "1",
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
     kernel: _Kernel = "auto", size: _Size = None, tensor: _Tensor = None,
-    density: _Density = None, json_output: _Json = False,
+    density: _Density = None, page_size: _PageSize = None, json_output: _Json = False,
 ) -> None:
     """Predict time, FLOP/s, binding resource, passes and buffers of one attention call."""
     if (hw is None) == (accel is None):
@@ -385,7 +390,7 @@ def predict_command(
     opts = ProblemOptions(cascade, model, batch, heads, kv_heads, seq_q, seq_kv, head_dim,
                           head_dim_v, dtype, kv_dtype, causal, layout, window, stride, dilation,
                           q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
-                          tuple(tensor or ()), tuple(density or ()))
+                          tuple(tensor or ()), tuple(density or ()), page_size)
     request = build_request(opts, hw)
     if accel is not None:
         pred = _run_accel(accel, request)

@@ -72,6 +72,7 @@ class Shapes:
     tiles: tuple[Any, Any] | None = None
     extra: Mapping[str, Any] | None = field(default=None, hash=False)
     tensors: Mapping[str, Any] | None = field(default=None, hash=False)
+    page_size: Any = 0
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -383,6 +384,30 @@ def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: S
     return other + streamed, miss
 
 
+def _page_penalty(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, steps: StepCounts,
+                  geo: _Geometry, context: Mapping[str, Any]) -> Any:
+    """Extra DRAM-time bytes of gathering a paged KV cache, page by page.
+
+    A page holds ``page_size`` tokens of one KV head contiguously; every page is one more
+    indirection and a short burst, which costs as much DRAM time as
+    ``memory.page_overhead_bytes`` more bytes (so a page of ``c`` bytes streams at
+    ``c / (c + overhead)`` of the contiguous bandwidth). Zero for a contiguous cache.
+    """
+    overhead = profile.number("memory.page_overhead_bytes")
+    page = np.asarray(shapes.page_size)
+    if overhead <= 0 or not np.any(page > 0):
+        return 0.0
+    full, pages = context["full"], 0.0
+    for move in kernel.moves:
+        if move.streamed and not move.write:
+            per_key = move.elements.evaluate(full) / np.maximum(shapes.seq_kv, 1)
+            size = _move_bytes(move, shapes, profile)
+            chunk = np.maximum(page, 1) * per_key * size
+            whole = move.elements.evaluate(full) * size * shapes.batch * shapes.kv_heads
+            pages = pages + whole / chunk
+    return np.where(page > 0, pages * overhead, 0.0)
+
+
 def _dram_time(dram_bytes: Any, in_flight_bytes: Any, profile: KernelProfile,
                rates: SMRates) -> Any:
     """DRAM time: achievable bandwidth, capped by Little's law for few in-flight bytes."""
@@ -487,11 +512,12 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
                                           for r in _SM_RESOURCES}, serial, streams)
     context = {"profile": profile, "gpu": gpu, "ctas": ctas, "splits": splits, "full": full}
     dram_bytes, miss = _traversal_dram(kernel, shapes, geo, steps, context)
+    gathered = dram_bytes + _page_penalty(kernel, shapes, profile, steps, geo, context)
     step_bytes = np.maximum(streamed_bytes, dram_bytes / np.maximum(geo.inst * steps.steps, 1))
     in_flight = np.minimum(ctas, np.maximum(geo.occ, 1) * gpu.sm_count) * step_bytes * \
         profile.number("kernel.kv_stages")
     launch = profile.number("overheads.launch_s")
-    time = np.maximum(sm_time, _dram_time(dram_bytes, in_flight, profile, rates)) + launch
+    time = np.maximum(sm_time, _dram_time(gathered, in_flight, profile, rates)) + launch
     work = {r: geo.inst * (steps.steps * step[r] + steps.q_tiles * splits * tile[r])
             for r in _SM_RESOURCES}
     if key_work is not None:

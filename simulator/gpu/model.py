@@ -102,12 +102,13 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
                 kv_heads: Any = None, head_dim_v: Any = None,
                 dtype: str = "fp16", kv_dtype: str | None = None,
                 extra: Mapping[str, Any] | None = None,
-                tensors: Mapping[str, Any] | None = None) -> Shapes:
+                tensors: Mapping[str, Any] | None = None, page_size: Any = 0) -> Shapes:
     """Validate problem sizes into :class:`~simulator.gpu.kernels.Shapes`.
 
     Each size keeps its own shape; they must broadcast together (``Shapes.shape``).
     ``extra`` sizes the cascade's other ranks (see :meth:`RankBinding.head_dims`),
-    ``tensors`` gives the values of tensors its filters read.
+    ``tensors`` gives the values of tensors its filters read; ``page_size`` > 0 is a
+    paged KV cache of that many tokens per page (0: contiguous).
 
     Raises
     ------
@@ -141,9 +142,12 @@ def make_shapes(batch: Any, heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, 
     fmt = KV_DTYPES[kv_dtype]
     k_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[5]
     v_bytes = fmt.bits / 8 + fmt.metadata_bytes / ints[6]
+    page = np.asarray(0 if page_size is None else page_size)
+    if np.any(page < 0) or np.any(page != np.round(page)):
+        raise SpecError(f"page_size: expected a non-negative integer; got {page.ravel()[:4].tolist()}")
     return Shapes(*ints, INPUT_DTYPES[dtype], k_bytes, v_bytes, dtype, kv_dtype,
                   extra=None if extra is None else dict(extra),
-                  tensors=None if tensors is None else dict(tensors))
+                  tensors=None if tensors is None else dict(tensors), page_size=page.astype(np.int64))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -476,7 +480,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
                   dtype: str = "fp16", kv_dtype: str | None = None,
                   profile: str | os.PathLike[str] | KernelProfile = "auto",
                   detail: bool = True, sizes: Mapping[str, Any] | None = None,
-                  tensors: Mapping[str, Any] | None = None) -> Prediction:
+                  tensors: Mapping[str, Any] | None = None, page_size: Any = 0) -> Prediction:
     """Predict many problems at once: sizes are numpy arrays (broadcast together).
 
     Parameters
@@ -508,6 +512,8 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
         ``W``, a shard count ``S``), ints or arrays.
     tensors : mapping, optional
         Values of the tensors the cascade's filters read (a per-head window, a mask).
+    page_size : int or array, optional
+        Tokens per page of a paged KV cache (0, the default: contiguous).
 
     Returns
     -------
@@ -531,7 +537,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     masked, rows = _masked(c, causal)
     options = dict(batch=batch, heads=heads, seq_q=seq_q, seq_kv=seq_kv, head_dim=head_dim,
                    kv_heads=kv_heads, head_dim_v=head_dim_v, dtype=dtype, kv_dtype=kv_dtype,
-                   sizes=sizes, tensors=tensors, detail=detail)
+                   sizes=sizes, tensors=tensors, detail=detail, page_size=page_size)
     if masked is None:
         return _predict_rows(gpu, c, prof, **options)
     with_mask = _predict_rows(gpu, masked, prof, **options)
@@ -543,11 +549,12 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
 def _predict_rows(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, *, batch: Any,
                   heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, kv_heads: Any,
                   head_dim_v: Any, dtype: str, kv_dtype: str | None, sizes: Any, tensors: Any,
-                  detail: bool) -> Prediction:
+                  detail: bool, page_size: Any = 0) -> Prediction:
     extra, qk, v = bound_sizes(cascade, head_dim, head_dim_v, sizes)
     kv_heads = shared_kv_heads(cascade, heads, kv_heads)
     shapes = make_shapes(batch, heads, seq_q, seq_kv, qk, kv_heads=kv_heads, head_dim_v=v,
-                         dtype=dtype, kv_dtype=kv_dtype, extra=extra, tensors=tensors)
+                         dtype=dtype, kv_dtype=kv_dtype, extra=extra, tensors=tensors,
+                         page_size=page_size)
     return _widened(evaluate_shapes(gpu, cascade, profile, shapes, detail=detail), shapes.shape)
 
 
@@ -662,7 +669,7 @@ def _one_problem(problem: AttentionProblem, masks: MaskCounts | None,
     shapes = make_shapes([problem.batch], problem.heads, problem.seq_q, problem.seq_kv,
                          dims[0], kv_heads=dims[2], head_dim_v=dims[1],
                          dtype=problem.dtype, kv_dtype=problem.kv_dtype, extra=extra,
-                         tensors=tensors)
+                         tensors=tensors, page_size=problem.page_size or 0)
     if masks is not None:
         return _with_masks(shapes, masks)
     if tiles is not None:

@@ -69,8 +69,10 @@ _NUMBER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "dequant": ("fp8", "int8", "int4"),
 })
 #: Numbers a profile may give (default when absent): ``overheads.mask_passes`` = element-wise
-#: passes over the full score matrix that a mask adds in an unfused execution.
-_OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({"overheads.mask_passes": 0.0})
+#: passes over the full score matrix that a mask adds in an unfused execution;
+#: ``memory.page_overhead_bytes`` = DRAM time of one KV page gather, in bytes' worth.
+_OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({"overheads.mask_passes": 0.0,
+                                                          "memory.page_overhead_bytes": 0.0})
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
 _FLAG_KEYS = MappingProxyType({
@@ -78,6 +80,7 @@ _FLAG_KEYS = MappingProxyType({
 })
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
+                      "page_overhead_bytes",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 

@@ -92,7 +92,8 @@ class LaunchGroup:
         out.update({key: shape.get(key) for key in SHAPE_KEYS})
         out.update(count=self.count, median_s=self.median_s, min_s=self.min_s, max_s=self.max_s,
                    shape_source=self.shape_source, role=self.role, kv_dtype=shape.get("kv_dtype"),
-                   window=shape.get("window"), paged=shape.get("paged"), note=shape.get("note", ""),
+                   window=shape.get("window"), paged=shape.get("paged"), page_size=shape.get("page_size"),
+                   note=shape.get("note", ""),
                    total_s=self.total_s, kernel_name=self.kernel_name, trace=self.trace)
         return out
 

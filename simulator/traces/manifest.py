@@ -44,7 +44,8 @@ from simulator.workload import INPUT_DTYPES, KV_DTYPES
 
 __all__ = ["ManifestRule", "apply_manifest", "load_manifest", "parse_manifest"]
 
-_SHAPE_INTS = ("batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "head_dim_v", "window")
+_SHAPE_INTS = ("batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "head_dim_v", "window",
+               "page_size")
 _REQUIRED = ("batch", "heads", "seq_q", "seq_kv", "head_dim")
 _KEYS = frozenset({"kernel", "range", "override", "causal", "dtype", "kv_dtype", "paged", "note",
                    *_SHAPE_INTS})
@@ -123,7 +124,8 @@ def _rule(where: str, rule: Any, line: int) -> ManifestRule:
     shape = AttentionShape(**sizes, causal=_boolean(where, rule, "causal"),
                            dtype=_dtype(where, rule, "dtype", INPUT_DTYPES, "bf16"),
                            kv_dtype=_dtype(where, rule, "kv_dtype", KV_DTYPES, None),
-                           paged=_boolean(where, rule, "paged"), note=str(rule.get("note", "")))
+                           paged=_boolean(where, rule, "paged") or sizes["page_size"] is not None,
+                           note=str(rule.get("note", "")))
     return ManifestRule(_pattern(where, rule, "kernel"), _pattern(where, rule, "range"), shape,
                         _boolean(where, rule, "override"), line)
 

@@ -253,15 +253,16 @@ def refine_from_kernel(shape: AttentionShape, kernel: str) -> AttentionShape:
     --------
     >>> s = AttentionShape(1, 8, 1, 888, 888, 64, causal=True, kv_dtype="bf16")
     >>> r = refine_from_kernel(s, "fmhaSm100aKernel_QkvE4m3OBfloat16H64PagedKvSlidingOrChunkedCausalP16")
-    >>> r.kv_dtype, r.paged, "sliding window" in r.note
-    ('fp8', True, True)
+    >>> r.kv_dtype, r.paged, r.page_size, "sliding window" in r.note
+    ('fp8', True, 16, True)
     """
     match = _TRTLLM_TYPES.search(kernel)
     if match is None:
         return shape
+    page = re.search(r"PagedKv\w*?P(\d+)", kernel)
     notes = [shape.note] if shape.note else []
     if "SlidingOrChunked" in kernel and shape.window is None:
         notes.append("the kernel applies a sliding window whose size the trace does not record: "
                      "priced causal (give 'window' in a --manifest rule with override: true)")
     return replace(shape, kv_dtype=_TRTLLM_DTYPES[match.group(1)], paged=shape.paged or "PagedKv" in kernel,
-                   note="; ".join(notes))
+                   page_size=int(page.group(1)) if page else shape.page_size, note="; ".join(notes))

@@ -55,7 +55,8 @@ class AttentionShape:
 
     ``seq_q``/``seq_kv`` are per sequence; a variable-length batch is recorded as its
     ``batch`` sequences of the mean length (``note`` says so). ``window`` is the
-    sliding-window size when the kernel applies one and the trace says how large.
+    sliding-window size when the kernel applies one and the trace says how large;
+    ``page_size`` the tokens per KV page when the cache is paged and the size is known.
     """
 
     batch: int
@@ -71,6 +72,7 @@ class AttentionShape:
     window: int | None = None
     paged: bool = False
     note: str = ""
+    page_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.head_dim_v is None:
@@ -80,7 +82,7 @@ class AttentionShape:
         """The fields that make two shapes the same problem (for grouping)."""
         return (self.batch, self.heads, self.kv_heads, self.seq_q, self.seq_kv,
                 self.head_dim, self.head_dim_v, self.causal, self.dtype, self.kv_dtype,
-                self.window, self.paged)
+                self.window, self.paged, self.page_size)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form."""

@@ -155,7 +155,7 @@ def price_group(group: LaunchGroup, hw: str, profile: Any, cascade: str = DEFAUL
     problem = AttentionProblem(batch=shape.batch, heads=shape.heads, kv_heads=shape.kv_heads,
                                seq_q=shape.seq_q, seq_kv=shape.seq_kv, head_dim_qk=shape.head_dim,
                                head_dim_v=shape.head_dim_v, dtype=shape.dtype, kv_dtype=shape.kv_dtype,
-                               causal=shape.causal and shape.window is None)
+                               causal=shape.causal and shape.window is None, page_size=shape.page_size)
     if shape.window is None:
         return predict(hw, cascade, problem, profile=profile)
     masked = einsum.with_mask(einsum.load(cascade), "window")

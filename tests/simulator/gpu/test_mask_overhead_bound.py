@@ -5,10 +5,10 @@ The documented cost of masking is ``overheads.masked_tile_cost`` per partially m
 tiles, so its time stays within ``1 + masked_tile_cost`` of the dense time.
 """
 
-import einsum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import einsum
 from simulator.gpu import load_profile, predict
 from simulator.gpu.masks import filter_sizes, mask_plan
 from simulator.workload import AttentionProblem
