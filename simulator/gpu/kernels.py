@@ -341,7 +341,10 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: Any, t_tile: Any, splits
     shared = np.clip(ceil_div(ctas, rates.sm_count), 1, np.maximum(geo.occ, 1))
     per_cta = steps.q_tiles * splits
     masked = profile.number("overheads.masked_tile_cost") * t_step
-    mean = (steps.steps * t_step + steps.partial * masked) / per_cta + t_tile
+    partial = steps.partial
+    if profile.flags.get("kernel.mask_every_tile", False):   # not block-sparse: every tile masked
+        partial = np.where(steps.partial > 0, steps.steps, 0)
+    mean = (steps.steps * t_step + partial * masked) / per_cta + t_tile
     longest = ceil_div(steps.max_steps, splits) * t_step + t_tile
     overhead = profile.number("overheads.cta_cycles") / rates.clock_hz
     waves = ceil_div(ctas, slots)

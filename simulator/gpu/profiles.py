@@ -78,6 +78,9 @@ _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
 _FLAG_KEYS = MappingProxyType({
     "kernel": ("q_operand_from_smem", "mma_accumulate", "pack_gqa"),
 })
+#: Flags a profile may give (default when absent): ``kernel.mask_every_tile`` = the kernel
+#: masks every visited tile unless no tile is partly masked (NATTEN's Blackwell FNA).
+_OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False})
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes",
@@ -280,7 +283,8 @@ def _numbers(label: str, doc: Mapping[str, Any], fused: bool,
             continue
         node = _mapping(label, doc, section)
         optional = {k.partition(".")[2] for k in _OPTIONAL_NUMBERS if k.startswith(f"{section}.")}
-        allowed = set(keys) | optional | set(_FLAG_KEYS.get(section, ())) | (
+        optional_flags = {k.partition(".")[2] for k in _OPTIONAL_FLAGS if k.startswith(f"{section}.")}
+        allowed = set(keys) | optional | optional_flags | set(_FLAG_KEYS.get(section, ())) | (
             {"serial"} if section == "overlap" else set())
         unknown = sorted(set(node) - allowed)
         if unknown:
@@ -311,6 +315,12 @@ def _flags(label: str, doc: Mapping[str, Any]) -> dict[str, bool]:
             if not isinstance(value, bool):
                 raise _fail(label, f"{section}.{key}", "true or false", value)
             flags[f"{section}.{key}"] = value
+    for path, default in _OPTIONAL_FLAGS.items():
+        section, _, key = path.partition(".")
+        value = (doc.get(section) or {}).get(key, default)
+        if not isinstance(value, bool):
+            raise _fail(label, path, "true or false", value)
+        flags[path] = value
     return flags
 
 
