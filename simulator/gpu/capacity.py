@@ -71,12 +71,10 @@ class Footprint:
 
 
 def _bytes_per_element(move: TensorMove, shapes: Any, profile: KernelProfile) -> Any:
-    """Bytes per stored element, as the kernels charge them (``kernels._move_bytes``)."""
-    if move.streamed:
-        return shapes.v_bytes if move.value_side else shapes.k_bytes
-    if move.role == "intermediate":
-        return profile.number("memory.intermediate_bytes")
-    return shapes.in_bytes
+    """Bytes per stored element, as the kernels charge them for traffic."""
+    from simulator.gpu.kernels import _move_bytes
+
+    return _move_bytes(move, shapes, profile)
 
 
 def _tensor_bytes(move: TensorMove, kernel: KernelPlan, shapes: Any, profile: KernelProfile,
