@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import SpecError
+from simulator.gpu.masks import window_symbol
 from simulator.gpu.model import predict_batch, resolve
 from simulator.gpu.resources import RESOURCE_ORDER, binding_index
 from simulator.grouping import column_codes, group_rows
@@ -194,7 +195,7 @@ def _gpu_group(rows: dict[str, np.ndarray], shape, key: tuple, loaded: tuple,
     if mask != "dense":
         cascade = _variant(cascade, mask)
         if mask == "window":
-            given.setdefault(_window_symbol(cascade), rows["window"])
+            given.setdefault(window_symbol(cascade), rows["window"])
     batch, seq_q, seq_kv, grid_sizes, gather = _as_grid(rows["batch"], rows["seq_q"],
                                                          rows["seq_len"], given)
     pred = predict_batch(gpu, cascade, profile=profile, dtype=dtype, kv_dtype=kv_dtype,
@@ -217,13 +218,6 @@ def _variant(cascade, mask: str):
         return einsum.with_mask(cascade, mask)
     except einsum.EinsumError as err:
         raise SpecError(f"column 'mask': {err}") from None
-
-
-def _window_symbol(cascade) -> str:
-    """The size symbol of the window :func:`einsum.with_mask` wrote (``W``)."""
-    from simulator.gpu.masks import filter_sizes, mask_plan
-
-    return next(s for s in filter_sizes(mask_plan(cascade)) if s.startswith("W"))
 
 
 def _as_grid(batch: np.ndarray, seq_q: np.ndarray, seq_kv: np.ndarray,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.validation.notes import note_int
 from simulator.gpu import load_profile, predict
 from simulator.gpu.profiles import KernelProfile
 from simulator.hardware import load_gpu
@@ -36,7 +37,7 @@ def _problems() -> list[tuple[AttentionProblem, float]]:
     frame = pd.read_csv(DATA)
     out = []
     for row in frame.itertuples(index=False):
-        kv_heads = int(str(row.notes).split("kv_heads=")[1].split(";")[0])
+        kv_heads = note_int(row.notes, "kv_heads")
         out.append((AttentionProblem(batch=row.batch, heads=row.heads, kv_heads=kv_heads, seq_q=row.seqlen_q,
                                      seq_kv=row.seqlen_kv, head_dim_qk=row.head_dim, dtype=row.dtype,
                                      causal=bool(row.causal)), row.value * 1e-3))

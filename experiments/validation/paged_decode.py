@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.validation.notes import note_int
 from simulator.gpu import load_profile, predict
 from simulator.gpu.profiles import KernelProfile
 from simulator.workload import AttentionProblem
@@ -27,21 +28,12 @@ DATA = Path(__file__).with_name("data") / "decode_h100_fa3.csv"
 FIT_MIN_KEYS = 2000
 
 
-def page_size(notes: str) -> int | None:
-    """The ``page_size=N`` of a row's notes (None when absent)."""
-    for part in str(notes).replace(";", ",").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "paged KV page_size" or key == "page_size":
-            return int(value)
-    return None
-
-
 def _rows() -> list[tuple[AttentionProblem, float]]:
     out = []
     for row in pd.read_csv(DATA).itertuples(index=False):
         problem = AttentionProblem(batch=row.batch, heads=row.heads, kv_heads=row.heads, seq_q=row.seqlen_q,
                                    seq_kv=row.seqlen_kv, head_dim_qk=row.head_dim, dtype=row.dtype,
-                                   page_size=page_size(row.notes))
+                                   page_size=note_int(row.notes, "page_size"))
         out.append((problem, row.value * 1e-6))
     return out
 

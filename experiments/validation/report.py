@@ -86,17 +86,9 @@ def _fa3_paper_rows() -> list[FidelityRow]:
     return rows
 
 
-def _kv_heads(notes: str, heads: int) -> int:
-    for part in str(notes).replace(";", ",").split(","):
-        key, _, value = part.strip().partition("=")
-        if key.split()[-1:] in (["kv_heads"], ["nheads_kv"]) and value.strip().isdigit():
-            return int(value)
-    return heads
-
-
 def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
     """One published CSV: each row predicted on its GPU (at the stated clock)."""
-    from experiments.validation.paged_decode import page_size
+    from experiments.validation.notes import note_int
     from simulator.gpu import predict
     from simulator.hardware import load_gpu
     from simulator.workload import AttentionProblem
@@ -109,11 +101,11 @@ def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
         if "clock_mhz" in spec:
             gpu = gpu.at_clock(spec["clock_mhz"]["value"] * 1e6)
         causal = str(row.causal) == "True"
-        kv_heads = _kv_heads(row.notes, int(row.heads))
+        kv_heads = note_int(row.notes, "kv_heads") or note_int(row.notes, "nheads_kv") or int(row.heads)
         problem = AttentionProblem(batch=int(row.batch), heads=int(row.heads), kv_heads=kv_heads,
                                    seq_q=int(row.seqlen_q), seq_kv=int(row.seqlen_kv),
                                    head_dim_qk=int(row.head_dim), dtype=row.dtype, causal=causal,
-                                   page_size=page_size(row.notes))
+                                   page_size=note_int(row.notes, "page_size"))
         fitted = bool(spec.get("fitted", False)) or int(row.seqlen_kv) >= spec.get("fitted_min_keys", 1 << 62)
         pred = predict(gpu, kernel["cascade"], problem, profile=kernel["profile"])
         scale = {"time_ms": 1e-3, "time_us": 1e-6, "time_s": 1.0}[row.metric]

@@ -24,7 +24,7 @@ from simulator.binding import bind
 from simulator.cli._common import emit_json, fail, handle_errors
 from simulator.errors import SpecError
 from simulator.gpu import MaskCounts, load_profile, mask_counts, predict
-from simulator.gpu.masks import filter_sizes, mask_plan
+from simulator.gpu.masks import mask_plan, window_symbol
 from simulator.gpu.model import bound_sizes, shared_kv_heads
 from simulator.gpu.profiles import auto_profile
 from simulator.hardware import load_gpu
@@ -155,8 +155,7 @@ def _cascade_mask(cascade: Cascade | None, opts: ProblemOptions, gna: bool,
         return einsum.with_mask(cascade, "causal"), {}
     window = _dims(opts.window, "window") or (1,)
     masked = einsum.with_mask(cascade, "window")
-    symbol = next(s for s in filter_sizes(mask_plan(masked)) if s.startswith("W"))
-    return masked, {symbol: window[0]}
+    return masked, {window_symbol(masked): window[0]}
 
 
 def _filter_text(cascade: Cascade) -> str:

@@ -576,13 +576,19 @@ def untiled_kernel(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, r
         if move.streamed and not move.write:
             work["fp32"] = work["fp32"] + _dequant_ops(profile, shapes) * elements * count
     work["dram"] = dram
-    launch = profile.number("overheads.launch_s")
+    spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
+    return _untiled_result(kernel.name, work, dram, profile.number("overheads.launch_s"), shapes,
+                           profile, rates, spills)
+
+
+def _untiled_result(name: str, work: dict[str, Any], dram: Any, launch: Any, shapes: Shapes,
+                    profile: KernelProfile, rates: SMRates, spills: bool) -> KernelResult:
+    """The record of an untiled kernel: its pipes overlap as the profile says, DRAM alongside."""
     times = _resource_times(work, rates, dram, launch)
     sm_times = {r: times[r] for r in _SM_RESOURCES}
     busy = np.maximum(overlap_time(sm_times, profile.serial, profile.streams), times["dram"])
     one = np.ones(shapes.shape, dtype=np.int64)
-    spills = any(m.write and m.role == "intermediate" for m in kernel.moves)
-    return KernelResult(kernel.name, busy + launch, work, times, dram, one * 0, one * 0, one * 0,
+    return KernelResult(name, busy + launch, work, times, dram, one * 0, one * 0, one * 0,
                         one * 0, one * 0, one * 0, one, one * 0.0, spills)
 
 
@@ -652,9 +658,4 @@ def mask_kernel(shapes: Shapes, profile: KernelProfile, rates: SMRates) -> Kerne
     work = {"tensor": zero, "exp": zero, "fp32": passes * pairs * shapes.instances + zero, "smem": zero,
             "dram": dram}
     launch = passes * profile.number("overheads.launch_s")
-    times = _resource_times(work, rates, dram, launch)
-    sm_times = {r: times[r] for r in _SM_RESOURCES}
-    busy = np.maximum(overlap_time(sm_times, profile.serial, profile.streams), times["dram"])
-    one = np.ones(shapes.shape, dtype=np.int64)
-    return KernelResult("mask", busy + launch, work, times, dram, one * 0, one * 0, one * 0,
-                        one * 0, one * 0, one * 0, one, one * 0.0, True)
+    return _untiled_result("mask", work, dram, launch, shapes, profile, rates, True)

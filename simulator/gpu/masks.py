@@ -60,7 +60,8 @@ from simulator.binding import RankBinding, bind
 from simulator.errors import SpecError
 from simulator.gpu.tiling import StepCounts, causal_pairs, causal_steps, ceil_div, dense_steps
 
-__all__ = ["KEY_VAR", "QUERY_VAR", "MaskPlan", "filter_sizes", "mask_pairs", "mask_plan", "mask_steps"]
+__all__ = ["KEY_VAR", "QUERY_VAR", "MaskPlan", "filter_sizes", "mask_pairs", "mask_plan", "mask_steps",
+           "window_symbol"]
 
 #: Names of the flat query and key indices in rewritten filters.
 QUERY_VAR, KEY_VAR = "__p", "__m"
@@ -566,3 +567,15 @@ def mask_pairs(binding: RankBinding, shapes: Any, q_tile: Any, kv_tile: Any) -> 
         offset = eval_int(plan.offset, {}, binding.for_shapes(shapes, kv_tile))
         return causal_pairs(shapes.seq_q, shapes.seq_kv, offset)
     return _count(plan, binding, shapes, q_tile, kv_tile)[1]
+
+
+def window_symbol(cascade: Cascade) -> str:
+    """The size symbol of the window :func:`einsum.with_mask` wrote (``W`` unless taken).
+
+    Examples
+    --------
+    >>> import einsum
+    >>> window_symbol(einsum.with_mask(einsum.load("attention-1pass"), "window"))
+    'W'
+    """
+    return next(s for s in filter_sizes(mask_plan(cascade)) if s.startswith("W"))

@@ -17,6 +17,7 @@ The written profile is the base YAML with every refitted number's ``value`` and 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -99,9 +100,15 @@ def _value(profile: Any, key: str) -> float | None:
     return profile.numbers.get(key)
 
 
+@functools.cache
+def _bounds_table() -> dict[str, Any]:
+    """``calibration_bounds.yaml``, read once."""
+    return yaml.safe_load((files("simulator") / "data" / "calibration_bounds.yaml").read_text("utf-8"))
+
+
 def _bounds(key: str) -> tuple[float, float]:
     """The search range of a key (calibration_bounds.yaml)."""
-    doc = yaml.safe_load((files("simulator") / "data" / "calibration_bounds.yaml").read_text("utf-8"))
+    doc = _bounds_table()
     if key in doc["keys"]:
         return tuple(doc["keys"][key])
     section = key.partition(".")[0]

@@ -148,7 +148,7 @@ def price_group(group: LaunchGroup, hw: str, profile: Any, cascade: str = DEFAUL
     """
     import einsum
     from simulator.gpu import predict
-    from simulator.gpu.masks import filter_sizes, mask_plan
+    from simulator.gpu.masks import window_symbol
     from simulator.workload import AttentionProblem
 
     shape = group.shape
@@ -159,8 +159,7 @@ def price_group(group: LaunchGroup, hw: str, profile: Any, cascade: str = DEFAUL
     if shape.window is None:
         return predict(hw, cascade, problem, profile=profile)
     masked = einsum.with_mask(einsum.load(cascade), "window")
-    symbol = next(s for s in filter_sizes(mask_plan(masked)) if s.startswith("W"))
-    return predict(hw, masked, problem, profile=profile, sizes={symbol: shape.window})
+    return predict(hw, masked, problem, profile=profile, sizes={window_symbol(masked): shape.window})
 
 
 def _compare(group: LaunchGroup, hw: str, profile: str, cascade: str) -> Comparison:

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 import einsum
 from simulator.gpu import load_profile, predict
-from simulator.gpu.masks import filter_sizes, mask_plan
+from simulator.gpu.masks import window_symbol
 from simulator.workload import AttentionProblem
 
 WINDOWED = einsum.with_mask(einsum.load("attention-1pass"), "window")
-W = next(s for s in filter_sizes(mask_plan(WINDOWED)) if s.startswith("W"))
+W = window_symbol(WINDOWED)
 
 
 @settings(max_examples=60, deadline=None)
