@@ -19,10 +19,13 @@ def test_readme_python_examples():
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_readme_fidelity_block_is_the_report_output():
-    from experiments.validation.report import fidelity_rows, markdown
+def test_readme_model_tables_are_what_the_model_computes():
+    """The C.3 panel table, the trace calibration table, the validate example and the fidelity
+    summary are what the model renders now."""
+    from experiments.validation.readme_tables import BLOCKS
 
     text = README.read_text()
-    block = text.split("<!-- fidelity:begin -->\n", 1)[1].split("\n<!-- fidelity:end -->", 1)[0]
-    assert block == markdown(fidelity_rows()), (
-        "README fidelity block is stale: rerun python -m experiments.validation.report --markdown")
+    for name, render in BLOCKS.items():
+        block = text.split(f"<!-- {name}:begin -->\n", 1)[1].split(f"\n<!-- {name}:end -->", 1)[0]
+        assert block == render(), (
+            f"README block {name} is stale: rerun python -m experiments.validation.readme_tables --write")

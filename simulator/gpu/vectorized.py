@@ -12,7 +12,7 @@ Examples
 ...     chunk[name] = chunk.get(name, value)
 >>> out = evaluate_gpu(chunk)
 >>> out["bound"].tolist(), bool(out["time_s"].iloc[1] < out["time_s"].iloc[0])
-(['tensor', 'exp'], True)
+(['tensor', 'smem'], True)
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def evaluate_gpu(chunk: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> chunk = pd.DataFrame({**GPU_DEFAULTS, "seq_q": [1024, 16384]})
     >>> evaluate_gpu(chunk)["tflops_per_s"].round(-1).tolist()
-    [530.0, 630.0]
+    [530.0, 640.0]
     """
     out = chunk.copy()
     columns: dict[str, np.ndarray] = {name: np.empty(len(chunk), dtype=object)

@@ -82,7 +82,7 @@ def default_keys(profile: Any) -> list[str]:
     --------
     >>> from simulator.gpu import load_profile
     >>> default_keys(load_profile("flash2"))
-    ['overlap.streams', 'efficiency.tensor', 'mma_path.hopper']
+    ['efficiency.tensor', 'mma_path.hopper']
     """
     return [key for key, source in profile.sources.items()
             if str(source).startswith("fit:") and _value(profile, key) is not None]

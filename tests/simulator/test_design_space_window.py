@@ -62,7 +62,9 @@ def test_the_issue_case_a_full_window_costs_what_causal_costs():
     out = priced(4096, [4095, 4096])
     time = out["time_s"].to_numpy()
     assert time[1] == pytest.approx(time[2], rel=1e-12)  # window 4096 == causal
-    assert time[1] == pytest.approx(0.242e-3, rel=0.01) and time[3] == pytest.approx(0.448e-3, rel=0.01)
+    # the issue saw 0.242 ms (window 4095) against 0.448 ms (window 4096 priced dense): a
+    # causal kernel does half the tiles plus the diagonal ones, so about 0.5-0.6 of dense
+    assert 0.5 < time[1] / time[3] < 0.6
     assert time[0] == pytest.approx(time[2], rel=0.01)  # one key short: a partial tile more
 
 

@@ -27,7 +27,9 @@ def test_builtin_profiles_load_with_sources(name):
 
 def test_required_profiles_exist():
     assert {"flash2", "flash3", "unfused"} <= set(list_profiles())
-    assert load_profile("flash3").streams > load_profile("flash2").streams >= 1
+    # FA3's ping-pong warpgroups and FA2's two resident CTAs both give 2 streams; no profile
+    # has fewer than one
+    assert load_profile("flash3").streams >= 2 and load_profile("flash2").streams >= 1
 
 
 def _write(tmp_path, mutate):

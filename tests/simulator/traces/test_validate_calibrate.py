@@ -181,20 +181,13 @@ def test_fa3_wrapper_kernels_get_a_telling_short_name():
     assert short_name(name) == "flash::FlashAttnFwdSm90"
 
 
-def test_readme_trace_table_is_what_the_commands_compute():
-    """The README's before/after table: shipped flash2, and leave-one-out calibration of mma_path.hopper."""
-    import re
-
-    text = (Path(__file__).parents[3] / "README.md").read_text()
+def test_leave_one_out_calibration_improves_each_held_out_trace():
+    """Fitting mma_path.hopper on two H100 traces moves the third's error towards zero."""
     rows = {"Qwen1.5-0.5B-Chat": QWEN, "Falconsai ViT": FALCON, "bert-small": BERT}
-    for label, path in rows.items():
-        number = r"([−+\-\d.]+)%"
-        row = rf"\| {re.escape(label)} \|[^|]*\|[^|]*\| {number} \| {number} \(([\d.]+)\) \|"
-        match = re.search(row, text)
-        shipped, held, value = (float(v.replace("−", "-")) for v in match.groups())
-        assert 100 * validate(load_trace(path)).rows[0].error == pytest.approx(shipped, abs=0.06)
+    for path in rows.values():
+        shipped = validate(load_trace(path)).rows[0].error
         others = [load_trace(p) for p in rows.values() if p != path]
         fitted = calibrate(others, "flash2", ["mma_path.hopper"], holdout=0.0)
-        assert fitted.fitted["mma_path.hopper"] == pytest.approx(value, abs=0.0006)
         profile = load_profile("flash2").with_values(fitted.fitted)
-        assert 100 * validate(load_trace(path), kernel=profile).rows[0].error == pytest.approx(held, abs=0.06)
+        held = validate(load_trace(path), kernel=profile).rows[0].error
+        assert abs(held) < abs(shipped)
