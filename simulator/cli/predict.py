@@ -281,7 +281,7 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
         default = (128, 128)
         if hw is not None and profile.tiles:
             default = profile.tile_for(max(problem.head_dim_qk, problem.v_dim),
-                                       load_gpu(hw).architecture)
+                                       load_gpu(hw).architecture, problem.dtype)
         masks = mask_counts(count_tiles(config, _tile_config(opts, config, default)))
         problem = AttentionProblem(**{**problem.__dict__, "causal": False})
     elif opts.q_tile or opts.kv_tile:

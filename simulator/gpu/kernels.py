@@ -201,7 +201,7 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     """Choose tiles, fit them in shared memory and derive occupancy."""
     num = profile.number
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
-    q_rule, kv_rule = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))
+    q_rule, kv_rule = rule_tiles(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype))
     if shapes.tiles is not None:
         q_rule, kv_rule = (np.broadcast_to(np.asarray(t), shapes.shape) for t in shapes.tiles)
     pack = profile.flag("kernel.pack_gqa") & (shapes.group > 1) & (shapes.seq_q < q_rule)
@@ -219,7 +219,7 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
                                 np.maximum(kv_store, shapes.in_bytes), num("kernel.kv_stages"),
                                 row, key - row, q_tile * extra_per_row)
-    given = rule_threads(head_dim, profile.tile_rules(gpu.architecture), 0)
+    given = rule_threads(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype), 0)
     threads = np.where(given > 0, given, num("kernel.threads_per_cta"))
     regs = threads * num("kernel.registers_per_thread")
     # a rule's warps split its query rows: each warp reads the K/V operand once per step
@@ -300,7 +300,11 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     Shared memory: each streamed tile is written once and read by every MMA that uses it
     (once per ``operand_read_rows`` query rows, or per warp of a tile rule that gives its
     threads); quantised K/V are dequantised once per
-    loaded element.
+    loaded element. FP8 inputs add the profile's in-kernel V transpose
+    (``kernel.fp8_v_transpose_passes`` shared-memory passes over each V tile) and the ops
+    that bring P into the FP8 operand layout (``kernel.fp8_p_layout_ops`` per score), and a
+    profile that emulates ``kernel.exp_emulated_fraction`` of the exps on the FMA pipes (FA4)
+    moves them from the MUFU to ``kernel.exp_emulation_ops`` FP32 ops each.
     """
     values = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
     step = _evaluate(kernel.step, values)
@@ -316,6 +320,14 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     if profile.flag("kernel.q_operand_from_smem"):
         step["smem"] = step["smem"] + resident * shapes.in_bytes
     tile["smem"] = 0.0 * tile["fp32"]
+    emulated = profile.number("kernel.exp_emulated_fraction")
+    if emulated > 0:   # FA4: part of each row's exp2 as a polynomial on the FMA pipes
+        step["fp32"] = step["fp32"] + emulated * step["exp"] * profile.number("kernel.exp_emulation_ops")
+        step["exp"] = (1.0 - emulated) * step["exp"]
+    if shapes.dtype == "fp8" and kernel.has_pairs:   # FP8 operands: V transpose, P layout
+        v_tile = geo.kv_tile * shapes.head_dim_v * shapes.in_bytes   # the FP8 values, not their scales
+        step["smem"] = step["smem"] + profile.number("kernel.fp8_v_transpose_passes") * v_tile
+        step["fp32"] = step["fp32"] + profile.number("kernel.fp8_p_layout_ops") * geo.q_tile * geo.kv_tile
     return step, tile, loaded * kv_store
 
 

@@ -189,7 +189,7 @@ def _held(plan: CascadePlan, shapes: Shapes, gpu: GPUSpec, profile: KernelProfil
     if plan.fused is None:
         return np.zeros(shapes.shape, dtype=bool), None
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
-    kv_tile = rule_tiles(head_dim, profile.tile_rules(gpu.architecture))[1]
+    kv_tile = rule_tiles(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype))[1]
     if shapes.tiles is not None:
         kv_tile = shapes.tiles[1]
     sizes = plan.fused.binding.for_shapes(shapes, kv_tile)

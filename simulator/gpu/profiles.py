@@ -71,8 +71,15 @@ _NUMBER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: Numbers a profile may give (default when absent): ``overheads.mask_passes`` = element-wise
 #: passes over the full score matrix that a mask adds in an unfused execution;
 #: ``memory.page_overhead_bytes`` = DRAM time of one KV page gather, in bytes' worth.
-_OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({"overheads.mask_passes": 0.0,
-                                                          "memory.page_overhead_bytes": 0.0})
+_OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({
+    "overheads.mask_passes": 0.0, "memory.page_overhead_bytes": 0.0,
+    # FP8 inputs: extra shared-memory passes over each V tile (an in-kernel transpose) and
+    # FP32-pipe ops per score element to bring P into the FP8 MMA operand layout
+    "kernel.fp8_v_transpose_passes": 0.0, "kernel.fp8_p_layout_ops": 0.0,
+    # Blackwell (FA4): a fraction of the exps emulated on the FMA pipes, at so many FP32-pipe
+    # ops each, instead of the MUFU
+    "kernel.exp_emulated_fraction": 0.0, "kernel.exp_emulation_ops": 0.0,
+})
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
 _FLAG_KEYS = MappingProxyType({
@@ -81,9 +88,10 @@ _FLAG_KEYS = MappingProxyType({
 #: Flags a profile may give (default when absent): ``kernel.mask_every_tile`` = the kernel
 #: masks every visited tile unless no tile is partly masked (NATTEN's Blackwell FNA).
 _OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False})
-_FRACTIONS = frozenset({"efficiency", "l2_usable_fraction"})
+_FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
-                      "page_overhead_bytes",
+                      "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",
+                      "exp_emulated_fraction", "exp_emulation_ops",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 
@@ -211,13 +219,27 @@ class KernelProfile:
         """A boolean property by key path, e.g. ``"kernel.pack_gqa"``."""
         return self.flags[key]
 
-    def tile_rules(self, architecture: str = "") -> tuple[TileRule, ...]:
-        """Tile rules for an architecture (falls back to ``default``)."""
+    def tile_rules(self, architecture: str = "", dtype: str = "") -> tuple[TileRule, ...]:
+        """Tile rules for an architecture and input dtype.
+
+        Looks up ``"<architecture> <dtype>"`` (e.g. ``hopper fp8``), then the architecture,
+        then ``default``.
+
+        Examples
+        --------
+        >>> flash3 = load_profile("flash3")
+        >>> flash3.tile_rules("Hopper", "fp8")[-1].kv, flash3.tile_rules("Hopper", "fp16")[-1].kv
+        (128, 80)
+        """
         if not self.tiles:
             raise SpecError(f"kernel profile '{self.name}' has no tiles (it does not tile)")
-        return self.tiles.get(architecture.lower(), self.tiles["default"])
+        arch = architecture.lower()
+        for key in (f"{arch} {dtype.lower()}", arch):
+            if key in self.tiles:
+                return self.tiles[key]
+        return self.tiles["default"]
 
-    def tile_for(self, head_dim: int, architecture: str = "") -> tuple[int, int]:
+    def tile_for(self, head_dim: int, architecture: str = "", dtype: str = "") -> tuple[int, int]:
         """``(q_tile, kv_tile)`` for one head dim (the last rule covers larger ones).
 
         Examples
@@ -225,7 +247,7 @@ class KernelProfile:
         >>> load_profile("flash3").tile_for(64)
         (192, 128)
         """
-        rules = self.tile_rules(architecture)
+        rules = self.tile_rules(architecture, dtype)
         rule = next((r for r in rules if head_dim <= r.max_head_dim), rules[-1])
         return rule.q, rule.kv
 
@@ -455,7 +477,7 @@ def check_profile(gpu: Any, profile: KernelProfile) -> None:
     >>> check_profile(load_gpu("a100-sxm4-80gb"), load_profile("flash3"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simulator.errors.SpecError: kernel profile 'flash3' needs hopper/blackwell instructions; ...
+    simulator.errors.SpecError: kernel profile 'flash3' needs hopper instructions; ...
     """
     if profile.architectures and gpu.architecture.lower() not in profile.architectures:
         raise SpecError(f"kernel profile '{profile.name}' needs {'/'.join(profile.architectures)} "

@@ -12,7 +12,7 @@ Examples
 ...     chunk[name] = chunk.get(name, value)
 >>> out = evaluate_gpu(chunk)
 >>> out["bound"].tolist(), bool(out["time_s"].iloc[1] < out["time_s"].iloc[0])
-(['tensor', 'smem'], True)
+(['tensor', 'tensor'], True)
 """
 
 from __future__ import annotations

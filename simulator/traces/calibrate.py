@@ -35,7 +35,15 @@ from simulator.errors import SimulatorError, SpecError
 from simulator.traces.families import profile_for
 from simulator.traces.groups import LaunchGroup, group_launches
 from simulator.traces.record import Trace
-from simulator.traces.validate import DEFAULT_CASCADE, Comparison, _skip_reason, mape, price_group, resolve_hw
+from simulator.traces.validate import (
+    DEFAULT_CASCADE,
+    Comparison,
+    _architecture,
+    _skip_reason,
+    mape,
+    price_group,
+    resolve_hw,
+)
 
 __all__ = ["Calibration", "calibrate", "default_keys", "fit_numbers", "write_profile"]
 
@@ -179,11 +187,12 @@ def _cases(traces: Sequence[Trace], hw: str, profile: Any, base_name: str) -> tu
     for trace in traces:
         name, _ = resolve_hw(hw, trace)
         vendor = trace.gpu.vendor or "nvidia"
+        architecture = _architecture(name)
         for group in group_launches(trace.launches, trace.name):
             if _skip_reason(group, base_name) is not None:
                 continue
             case = _Case(group, name, np.log(np.asarray(group.durations)), np.asarray(group.weights))
-            (cases if profile_for(group.family, vendor) == base_name else others).append(case)
+            (cases if profile_for(group.family, vendor, architecture) == base_name else others).append(case)
     if not cases and others:
         notes.append(f"no family maps to profile '{base_name}': fitting all {len(others)} attention groups")
         cases = others

@@ -41,7 +41,7 @@ ATTENTION_ROLES = ("forward", "backward", "combine")
 
 @dataclass(frozen=True)
 class Family:
-    """One kernel family: its patterns (regex, role) and its profile per vendor."""
+    """One kernel family: its patterns (regex, role) and its profile per architecture or vendor."""
 
     name: str
     title: str
@@ -85,11 +85,19 @@ def is_attention(family: str) -> bool:
     return family not in _NOT_ATTENTION
 
 
-def profile_for(family: str, vendor: str) -> str | None:
-    """The kernel profile ``--kernel auto`` uses for a family on a vendor's GPU (or None)."""
+def profile_for(family: str, vendor: str, architecture: str = "") -> str | None:
+    """The kernel profile ``--kernel auto`` uses for a family on a GPU (or None).
+
+    A family's ``profile`` maps an architecture (lower case, e.g. ``blackwell``) or a
+    vendor to a profile; the architecture wins.
+
+    >>> profile_for("cudnn", "nvidia", "Hopper"), profile_for("cudnn", "nvidia", "Blackwell")
+    ('flash3', 'flash4')
+    """
     for entry in families():
         if entry.name == family:
-            return entry.profiles.get(vendor) or next(iter(entry.profiles.values()), None)
+            return (entry.profiles.get(architecture.lower()) or entry.profiles.get(vendor)
+                    or next(iter(entry.profiles.values()), None))
     return None
 
 

@@ -113,6 +113,13 @@ def mape(rows: Sequence[Comparison]) -> float:
     return sum(abs(r.error) for r in rows) / len(rows) if rows else math.nan
 
 
+def _architecture(hw: str) -> str:
+    """The catalogue GPU's architecture (for the family -> profile map)."""
+    from simulator.hardware import load_gpu
+
+    return load_gpu(hw).architecture
+
+
 def resolve_hw(hw: str, trace: Trace) -> tuple[str, str]:
     """``(catalogue GPU, note)``: ``auto`` maps the trace's device name, else ``hw`` as given."""
     from simulator.hardware import load_gpu
@@ -201,9 +208,10 @@ def validate(trace: Trace, hw: str = "auto", kernel: str = "auto",
     """
     name, note = resolve_hw(hw, trace)
     vendor = trace.gpu.vendor or ("amd" if name.startswith("mi") else "nvidia")
+    architecture = _architecture(name)
     rows, skipped = [], []
     for group in group_launches(trace.launches, trace.name):
-        profile = profile_for(group.family, vendor) if kernel == "auto" else kernel
+        profile = profile_for(group.family, vendor, architecture) if kernel == "auto" else kernel
         reason = _skip_reason(group, profile)
         if reason is None:
             try:

@@ -234,6 +234,6 @@ def test_nvidia_profiles_still_price_mi300x():
 def test_flash3_needs_hopper_instructions():
     from simulator.errors import SpecError
 
-    with pytest.raises(SpecError, match="needs hopper/blackwell instructions; mi300x is CDNA 3"):
+    with pytest.raises(SpecError, match="needs hopper instructions; mi300x is CDNA 3"):
         predict_batch("mi300x", "attention-1pass", batch=1, heads=1, seq_q=128, seq_kv=128, head_dim=64,
                       profile="flash3")

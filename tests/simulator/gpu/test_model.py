@@ -270,7 +270,7 @@ def test_other_gpus_carry_over():
 def test_profiles_dir_has_only_profiles():
     folder = Path(load_profile("flash3").path).parent
     assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(
-        ["amd-fmha", "flash2", "flash3", "natten", "unfused"])
+        ["amd-fmha", "flash2", "flash3", "flash4", "natten", "unfused"])
 
 
 def test_sweep_evaluator_matches_predict():
@@ -306,7 +306,7 @@ def test_vectorised_throughput_guard():
 
 @pytest.mark.parametrize("hw, cascade, profile", [
     ("h100", "attention-1pass", "flash3"), ("a100", "attention-3pass", "unfused"),
-    ("l40s", "attention-1pass", "flash2"), ("b200", "decode-splitk", "flash3"),
+    ("l40s", "attention-1pass", "flash2"), ("b200", "decode-splitk", "flash4"),
 ])
 @pytest.mark.parametrize("causal", [False, True])
 def test_sizes_of_different_shapes_broadcast_like_flat_problems(hw, cascade, profile, causal):
