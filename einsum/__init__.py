@@ -12,6 +12,7 @@ Typical use::
     134217728.0
 """
 
+from einsum import gradients  # noqa: F401  (registers the backward-pass references)
 from einsum._version import __version__
 from einsum.check import CheckResult, check_cascade, random_inputs
 from einsum.errors import EinsumError, ParseError, ShapeError
