@@ -128,3 +128,23 @@ def test_serving_point_matches_its_steps():
     decode = layer_step("l40s", "llama-3-8b", "decode", 1024 + 256, point.batch, "w8a8")
     assert point.decode_step_s == decode.time_s
     assert point.tokens_per_s == pytest.approx(point.batch * 512 / (point.prefill_s + 512 * decode.time_s))
+
+
+def test_serving_sweep_evaluator():
+    import pandas as pd
+
+    from simulator.layer.sweep import SERVING_DEFAULTS, evaluate_serving
+    from simulator.sweep.registry import get_evaluator
+
+    assert get_evaluator("serving").evaluate is evaluate_serving
+    rows = pd.DataFrame({"hardware": ["l40s", "l40s", "l40s"], "model": ["llama-3-8b",
+                         "llama-3-8b", "qwen1.5-72b"], "precision": ["w8a8", "w8a8", "fp16"]})
+    for name, value in SERVING_DEFAULTS.items():
+        rows[name] = rows.get(name, value)
+    out = evaluate_serving(rows)
+    assert out["tokens_per_s"][0] == serving_throughput("l40s", "llama-3-8b", "w8a8").tokens_per_s
+    assert out["tokens_per_s"][1] == out["tokens_per_s"][0]
+    assert out["feasible"].tolist() == [True, True, False]       # 144 GB of FP16 weights
+    rows.loc[0, "precision"] = "w2a2"
+    with pytest.raises(SpecError, match="column 'precision'"):
+        evaluate_serving(rows)
