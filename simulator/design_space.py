@@ -16,7 +16,7 @@ partially masked (query tile, key tile) steps with the kernel's tiles, so the pa
 tiles on a window's edges pay their extra cost. A window of at least ``seq_len`` keys
 masks nothing a causal mask keeps, and costs what the causal row costs.
 
-An optional ``pass`` column (``fwd``, ``bwd``, ``fwdbwd``) prices the backward pass too
+An optional ``training_pass`` column (``fwd``, ``bwd``, ``fwdbwd``) prices the backward pass too
 (:mod:`simulator.gpu.backward_sweep`); without it every row is a forward.
 
 A GPU row whose peak DRAM footprint (``resident_bytes``: Q, the KV cache in its format,
@@ -112,7 +112,7 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
         bound.put(index, values.pop("bound"))
         for name, value in values.items():
             metrics[name][index] = value
-    if "pass" in rows.columns:  # fwd | bwd | fwdbwd: the backward model's rows
+    if "training_pass" in rows.columns:  # fwd | bwd | fwdbwd: the backward model's rows
         from simulator.gpu.backward_sweep import price_passes
         price_passes(rows, metrics, bound, is_gpu, shapes)
     metrics["spilled"] = metrics["spilled"] == 1.0

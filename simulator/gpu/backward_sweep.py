@@ -1,6 +1,7 @@
-"""The ``pass`` column of the ``attention`` sweep evaluator: fwd, bwd or fwdbwd rows.
+"""The ``training_pass`` column of the ``attention`` sweep evaluator: fwd, bwd or fwdbwd rows.
 
-A spec that sweeps ``pass: [fwd, bwd, fwdbwd]`` gets, on its ``bwd`` and ``fwdbwd`` GPU rows,
+(``pass`` itself is a Python keyword, which sweep specs reject as a column name.) A spec that
+sweeps ``training_pass: [fwd, bwd, fwdbwd]`` gets, on its ``bwd`` and ``fwdbwd`` GPU rows,
 the backward model's time, FLOPs (FlashAttention convention: 2.5 and 3.5 × forward), DRAM
 bytes and binding resource in place of the forward's (:func:`simulator.gpu.backward.
 predict_pass`); ``fwd`` rows (and specs without the column) are unchanged. The rows are
@@ -20,15 +21,18 @@ from simulator.gpu.backward import PASSES, predict_pass
 from simulator.gpu.masks import window_symbol
 from simulator.workload import AttentionProblem
 
-__all__ = ["price_passes"]
+__all__ = ["COLUMN", "price_passes"]
 
-_KEY = ("hardware", "model", "cascade", "profile", "mask", "dtype", "kv_dtype", "pass",
+#: The sweep column that chooses the pass.
+COLUMN = "training_pass"
+
+_KEY = ("hardware", "model", "cascade", "profile", "mask", "dtype", "kv_dtype", COLUMN,
         "batch", "seq_len", "phase", "window")
 
 
 def price_passes(rows: pd.DataFrame, metrics: dict[str, np.ndarray], bound: Any,
                  is_gpu: np.ndarray, shapes: dict) -> None:
-    """Overwrite the metrics of the rows whose ``pass`` is ``bwd`` or ``fwdbwd`` (in place).
+    """Overwrite the metrics of the rows whose ``training_pass`` is ``bwd`` or ``fwdbwd`` (in place).
 
     ``bound`` is the evaluator's label collector (``put(index, names)``).
 
@@ -37,15 +41,15 @@ def price_passes(rows: pd.DataFrame, metrics: dict[str, np.ndarray], bound: Any,
     SpecError
         An unknown pass, or a backward asked of a spatial accelerator.
     """
-    passes = rows["pass"].astype(str).to_numpy()
+    passes = rows[COLUMN].astype(str).to_numpy()
     bad = sorted(set(passes) - set(PASSES))
     if bad:
-        raise SpecError(f"column 'pass': expected one of {', '.join(PASSES)}, got {', '.join(bad)}")
+        raise SpecError(f"column '{COLUMN}': expected one of {', '.join(PASSES)}, got {', '.join(bad)}")
     todo = np.flatnonzero(passes != "fwd")
     if not len(todo):
         return
     if not is_gpu[todo].all():
-        raise SpecError("column 'pass': bwd and fwdbwd are priced on GPUs only; filter out "
+        raise SpecError(f"column '{COLUMN}': bwd and fwdbwd are priced on GPUs only; filter out "
                         "accelerator rows")
     keys = rows.iloc[todo][list(_KEY)].astype(str).agg("|".join, axis=1).to_numpy()
     for key in dict.fromkeys(keys):
@@ -54,6 +58,8 @@ def price_passes(rows: pd.DataFrame, metrics: dict[str, np.ndarray], bound: Any,
         for name, value in (("time_s", pred.time_s), ("flops", pred.flops),
                             ("tflops_per_s", pred.tflops_per_s), ("dram_bytes", pred.dram_bytes)):
             metrics[name][index] = value
+        if pred.extra.get("pass") == "bwd":  # the backward model does not size CTA buffers
+            metrics["buffer_bytes"][index] = np.nan
         bound.put(index, [pred.bound] * len(index))
 
 
@@ -71,5 +77,5 @@ def _one(row: pd.Series, shapes: dict):
                                seq_kv=int(row["seq_len"]), head_dim_qk=shape.head_dim,
                                dtype=str(row["dtype"]), kv_dtype=str(row["kv_dtype"]),
                                causal=row["mask"] == "causal")
-    return predict_pass(str(row["hardware"]), cascade, problem, str(row["pass"]),
+    return predict_pass(str(row["hardware"]), cascade, problem, str(row[COLUMN]),
                         profile=str(row["profile"]), sizes=sizes or None)

@@ -124,17 +124,17 @@ def test_cli_pass_option():
 
 
 def test_sweep_pass_column():
-    rows = pd.DataFrame({"pass": ["fwd", "bwd", "fwdbwd", "bwd"],
+    rows = pd.DataFrame({"training_pass": ["fwd", "bwd", "fwdbwd", "bwd"],
                          "mask": ["causal", "causal", "causal", "window"], "seq_len": 4096,
                          "window": 1024})
     for name, value in ATTENTION_DEFAULTS.items():
         rows[name] = rows.get(name, value)
     out = evaluate_attention(rows)
-    plain = evaluate_attention(rows.drop(columns="pass").iloc[:1])
+    plain = evaluate_attention(rows.drop(columns="training_pass").iloc[:1])
     assert out["time_s"][0] == plain["time_s"][0]
     assert out["time_s"][2] == pytest.approx(out["time_s"][0] + out["time_s"][1])
     assert out["flops"][1] == pytest.approx(2.5 * out["flops"][0])
     assert out["time_s"][3] < 0.6 * out["time_s"][1]    # a 1024-key window of 4096 keys
-    rows.loc[0, "pass"] = "sideways"
-    with pytest.raises(SpecError, match="column 'pass'"):
+    rows.loc[0, "training_pass"] = "sideways"
+    with pytest.raises(SpecError, match="column 'training_pass'"):
         evaluate_attention(rows)
