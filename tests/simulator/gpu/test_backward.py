@@ -138,3 +138,15 @@ def test_sweep_pass_column():
     rows.loc[0, "training_pass"] = "sideways"
     with pytest.raises(SpecError, match="column 'training_pass'"):
         evaluate_attention(rows)
+
+
+def test_sweep_spec_with_a_training_pass_axis(tmp_path):
+    from simulator.sweep.engine import evaluate_sweep
+
+    spec = tmp_path / "passes.yaml"
+    spec.write_text("name: passes\nevaluator: attention\naxes:\n  hardware: [h100]\n"
+                    "  seq_len: [2048]\n  mask: [causal]\n  training_pass: [fwd, bwd, fwdbwd]\n"
+                    "objectives:\n  - {column: time_s, sense: min}\npareto_by: [training_pass]\n")
+    table = evaluate_sweep(spec).set_index("training_pass")
+    assert table.loc["fwdbwd", "time_s"] == pytest.approx(table.loc["fwd", "time_s"]
+                                                          + table.loc["bwd", "time_s"])
