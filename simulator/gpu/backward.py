@@ -247,7 +247,8 @@ def predict_backward(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.Pat
     -------
     Prediction
         ``kernels``: preprocess, main, dQ convert; ``extra``: tiles, steps, dQ-accumulation
-        bytes through L2, the backward cascade's own FLOPs.
+        bytes through L2, the main kernel's tensor FLOP; ``buffer_bytes`` is NaN (the
+        backward model does not size CTA buffers).
 
     Raises
     ------
@@ -278,7 +279,7 @@ def _combine(setup: _Setup, kernels: tuple[KernelRecord, ...], detail: dict[str,
              "backward_profile": setup.profile.name, "pass": "bwd"}
     return Prediction(setup.gpu.name, f"{setup.forward.name} (backward)", setup.profile.name, time,
                       flops, flops / time / 1e12, kernels[1].bound, times,
-                      {r: t / time for r, t in times.items()}, 1, 0.0, dram, kernels=kernels,
+                      {r: t / time for r, t in times.items()}, 1, float("nan"), dram, kernels=kernels,
                       extra=extra)
 
 

@@ -55,11 +55,11 @@ def price_passes(rows: pd.DataFrame, metrics: dict[str, np.ndarray], bound: Any,
     for key in dict.fromkeys(keys):
         index = todo[keys == key]
         pred = _one(rows.iloc[index[0]], shapes)
+        if pred.extra.get("pass") == "bwd":  # the backward model does not size CTA buffers
+            metrics["buffer_bytes"][index] = np.nan
         for name, value in (("time_s", pred.time_s), ("flops", pred.flops),
                             ("tflops_per_s", pred.tflops_per_s), ("dram_bytes", pred.dram_bytes)):
             metrics[name][index] = value
-        if pred.extra.get("pass") == "bwd":  # the backward model does not size CTA buffers
-            metrics["buffer_bytes"][index] = np.nan
         bound.put(index, [pred.bound] * len(index))
 
 
