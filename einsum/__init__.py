@@ -12,6 +12,7 @@ Typical use::
     134217728.0
 """
 
+from einsum import gradients  # noqa: F401  (registers the backward-pass references)
 from einsum._version import __version__
 from einsum.check import CheckResult, check_cascade, random_inputs
 from einsum.errors import EinsumError, ParseError, ShapeError
@@ -24,6 +25,7 @@ from einsum.lint import LintWarning, lint
 from einsum.masking import MASKS, with_mask
 from einsum.model import Cascade, Einsum
 from einsum.opcount import Density, EinsumOps, OpCounts, filter_density, op_counts
+from einsum.parallel import ParallelReport, Split, parallel_analysis
 from einsum.passes import Barrier, PassReport, pass_analysis
 from einsum.reference import REFERENCES, get_reference
 from einsum.roles import RankRoles, rank_roles
@@ -38,5 +40,5 @@ __all__ = [
     "live_footprint", "Footprint", "footprint_value",
     "evaluate", "check_cascade", "CheckResult", "random_inputs", "REFERENCES", "get_reference",
     "resolve_sizes", "parse_size_assignments", "Poly", "SymMax", "RankRoles", "rank_roles",
-    "lint", "LintWarning", "MASKS", "with_mask",
+    "lint", "LintWarning", "MASKS", "with_mask", "parallel_analysis", "ParallelReport", "Split",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from einsum.errors import ShapeError
 from einsum.executor import evaluate
 from einsum.model import Cascade
-from einsum.reference import REFERENCES, Named, get_reference
+from einsum.reference import REFERENCES, Named, Reference, get_reference
 from einsum.sizes import parse_size_assignments, resolve_sizes
 
 __all__ = ["CheckResult", "check_cascade", "random_inputs"]
@@ -47,7 +47,8 @@ def random_inputs(cascade: Cascade, sizes: Mapping[str, int], seed: int = 0) -> 
     """
     rng = np.random.default_rng(seed)
     name = cascade.meta("reference")
-    generators = get_reference(name).generators if name else {}
+    reference = get_reference(name) if name else None
+    generators = reference.generators if reference else {}
     out = {}
     for tensor in cascade.inputs:
         if tensor in generators:
@@ -59,7 +60,19 @@ def random_inputs(cascade: Cascade, sizes: Mapping[str, int], seed: int = 0) -> 
             raise ShapeError(f"size of rank {missing[0]} (input {tensor}) is unknown; give it, "
                              f"e.g. --size {missing[0]}=16")
         out[tensor] = rng.standard_normal(tuple(int(sizes[r]) for r in ranks))
+    if reference and reference.derive:
+        return _derived(cascade, reference, out, sizes)
     return out
+
+
+def _derived(cascade: Cascade, reference: Reference, arrays: dict[str, np.ndarray],
+             sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Inputs with the ones the reference derives from the others replaced (saved state)."""
+    named = {t: Named(a, cascade.ranks_of(t)) for t, a in arrays.items()}
+    for tensor, value in reference.derive(named, sizes).items():
+        if tensor in arrays:
+            arrays[tensor] = value.aligned(cascade.ranks_of(tensor))
+    return arrays
 
 
 def _how_to_reference() -> str:

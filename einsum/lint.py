@@ -27,7 +27,7 @@ corrected one that does not). The rules encode traps of the EDGE semantics
     previous value: ``X[0]`` is empty, so every step is.
 ``unused-input`` / ``unused-result``
     a declared input that nothing reads; an Einsum whose result nothing reads and that
-    is not the cascade's result (its last output).
+    is not the cascade's result (its last output, or one the ``# results:`` header names).
 
 Examples
 --------
@@ -493,9 +493,10 @@ def _unused_results(cascade: Cascade) -> list[LintWarning]:
             if ref.name != einsum.name:
                 readers.setdefault(ref.name, set()).add(einsum.label)
     result = cascade.outputs[-1] if cascade.outputs else cascade.einsums[-1].name
+    declared = set((cascade.meta("results") or "").replace(",", " ").split())  # several results
     out = []
     for einsum in cascade.einsums:
-        if einsum.label != einsum.name or einsum.name == result or einsum.name in readers:
+        if einsum.label != einsum.name or einsum.name in declared | {result} or einsum.name in readers:
             continue
         out.append(_warn(cascade, "unused-result", einsum, (
             f"nothing reads {einsum.name} and it is not the cascade's result {result} (its last "

@@ -65,7 +65,8 @@ _INT_FUNCTIONS = {"min": 2, "max": 2, "abs": 1, "clamp": 3}
 _REDUCE_OPS = {"+": "+", "sum": "+", "add": "+", "max": "max", "min": "min"}
 _COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 _SECTIONS = {"initialization": "init", "init": "init", "extended": "body", "body": "body"}
-_META_KEYS = ("name", "title", "source", "passes", "reference", "sizes", "rank", "query", "notes")
+_META_KEYS = ("name", "title", "source", "passes", "reference", "sizes", "rank", "query", "notes",
+              "query-passes", "results")
 
 
 @dataclass(frozen=True)

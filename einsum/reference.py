@@ -33,12 +33,17 @@ class Named(NamedTuple):
 
 
 class Reference(NamedTuple):
-    """A direct definition: ``compute(inputs, sizes) -> Named`` and input generators."""
+    """A direct definition: ``compute(inputs, sizes) -> Named`` and input generators.
+
+    ``derive(inputs, sizes) -> {name: Named}``, when given, replaces inputs that depend on
+    others (a backward pass's saved forward output and log-sum-exp) after generation.
+    """
 
     name: str
     description: str
     compute: Callable[[Mapping[str, Named], Mapping[str, int]], Named]
     generators: Mapping[str, Callable[[np.random.Generator, Mapping[str, int]], np.ndarray]] = {}
+    derive: Callable[[Mapping[str, Named], Mapping[str, int]], Mapping[str, Named]] | None = None
 
 
 REFERENCES: dict[str, Reference] = {}

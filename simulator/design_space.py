@@ -16,6 +16,9 @@ partially masked (query tile, key tile) steps with the kernel's tiles, so the pa
 tiles on a window's edges pay their extra cost. A window of at least ``seq_len`` keys
 masks nothing a causal mask keeps, and costs what the causal row costs.
 
+An optional ``training_pass`` column (``fwd``, ``bwd``, ``fwdbwd``) prices the backward pass too
+(:mod:`simulator.gpu.backward_sweep`); without it every row is a forward.
+
 A GPU row whose peak DRAM footprint (``resident_bytes``: Q, the KV cache in its format,
 O, layout copies and the intermediates spilled kernels keep alive together;
 :mod:`simulator.gpu.capacity`) exceeds the GPU's memory (``memory_bytes``) is still
@@ -109,6 +112,9 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
         bound.put(index, values.pop("bound"))
         for name, value in values.items():
             metrics[name][index] = value
+    if "training_pass" in rows.columns:  # fwd | bwd | fwdbwd: the backward model's rows
+        from simulator.gpu.backward_sweep import price_passes
+        price_passes(rows, metrics, bound, is_gpu, shapes)
     metrics["spilled"] = metrics["spilled"] == 1.0
     metrics["fits_in_memory"] = metrics["fits_in_memory"] == 1.0
     metrics["arithmetic_intensity"] = metrics["flops"] / metrics["dram_bytes"]

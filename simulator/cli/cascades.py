@@ -8,6 +8,7 @@ import typer
 
 import einsum
 from einsum.graph import cascade_graph
+from einsum.parallel import parallel_analysis
 from simulator.cli._common import emit_json, handle_errors
 
 __all__ = ["register"]
@@ -115,11 +116,21 @@ def passes(cascade: CascadeArg,
             "reread_per_query": str(footprint.reread),
             "expected_passes": int(parsed.meta("passes")) if parsed.meta("passes") else None,
             "warnings": _warning_dicts(parsed),
+            "splits": _split_dicts(parsed),
         })
         return
     typer.echo(str(report))
     typer.echo(str(footprint))
+    if parsed.meta("results"):  # several results (a backward pass): which split accumulates what
+        typer.echo(str(parallel_analysis(parsed)))
     _print_warnings(parsed)
+
+
+def _split_dicts(parsed: einsum.Cascade) -> list[dict]:
+    """Per split rank: passes over it, results kept per CTA, results accumulated across CTAs."""
+    return [{"rank": s.rank.lower(), "passes": s.passes.passes, "local": list(s.local),
+             "accumulated": [name for name, _ in s.accumulated]}
+            for s in parallel_analysis(parsed).splits]
 
 
 def _warning_dicts(parsed: einsum.Cascade) -> list[dict]:

@@ -357,6 +357,9 @@ _KvTiling = Annotated[str, typer.Option(help="KV tiling for masks: static or dyn
 _Kernel = Annotated[str, typer.Option(help="Kernel profile: auto (by the GPU architecture), flash3, "
                                            "flash2, unfused, amd-fmha or a YAML.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+_Pass = Annotated[str, typer.Option(
+    "--pass", help="fwd (default), bwd (the FlashAttention backward: preprocess, main, dQ "
+                   "convert) or fwdbwd (both; FLOPs 3.5 x forward).")]
 _PageSize = Annotated[int | None, typer.Option(min=1, help="Tokens per page of a paged KV cache "
                                                            "(default: contiguous).")]
 _Size = Annotated[list[str] | None, typer.Option(
@@ -380,6 +383,7 @@ def predict_command(
     q_tile: _QTile = None, kv_tile: _KvTile = None, kv_tiling: _KvTiling = "static",
     kernel: _Kernel = "auto", size: _Size = None, tensor: _Tensor = None,
     density: _Density = None, page_size: _PageSize = None, json_output: _Json = False,
+    pass_: _Pass = "fwd",
 ) -> None:
     """Predict time, FLOP/s, binding resource, passes and buffers of one attention call."""
     if (hw is None) == (accel is None):
@@ -391,7 +395,9 @@ def predict_command(
                           q_tile, kv_tile, kv_tiling, kernel, tuple(size or ()),
                           tuple(tensor or ()), tuple(density or ()), page_size)
     request = build_request(opts, hw)
-    if accel is not None:
+    if pass_ != "fwd":
+        pred = _training_pass(hw, request, pass_)
+    elif accel is not None:
         pred = _run_accel(accel, request)
     else:
         pred = predict(hw, request.cascade, request.problem, profile=request.profile,
@@ -401,6 +407,17 @@ def predict_command(
         emit_json(prediction_document(pred, request.problem, request.sizes, request.cascade))
     else:
         typer.echo(_text(pred, request))
+
+
+def _training_pass(hw: str | None, request: Request, which: str) -> Prediction:
+    """``--pass bwd|fwdbwd``: the backward model (``simulator.gpu.backward``), imported lazily."""
+    from simulator.gpu.backward import predict_pass
+
+    if hw is None or request.masks is not None:
+        raise SpecError(f"--pass {which}: needs --hw and a cascade's own mask (no --accel, "
+                        f"--layout or multi-dimensional --window)")
+    return predict_pass(hw, request.cascade, request.problem, which, profile=request.profile,
+                        sizes=request.sizes, tensors=request.tensors)
 
 
 def register(app: typer.Typer) -> None:

@@ -55,7 +55,7 @@ PlotHook = Callable[[pd.DataFrame, Path], list[Path]]
 
 # Modules imported on the first lookup; each registers its evaluators at import time.
 _PROVIDERS: tuple[str, ...] = ("simulator.sweep.synthetic", "simulator.spatial.sweep",
-                                "simulator.design_space")
+                                "simulator.design_space", "simulator.layer.sweep")
 
 _REGISTRY: dict[str, EvaluatorEntry] = {}
 _LOADED: dict[str, str] = {}  # provider module -> "" on success, else the import error

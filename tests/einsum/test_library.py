@@ -38,6 +38,10 @@ PAPER_PASSES = {
     "mla-decode": 1,                  # FlashMLA: one pass over the latent cache
     "ring-attention": 2,              # the merge re-reads the S shard summaries, as split-K
     "moba-attention": 1,
+    # Backward passes (FlashAttention-2 §3.1.2; FlashAttention App. B.2): over the keys.
+    "attention-backward-fa2": 1,      # P from the saved log-sum-exp, D = rowsum(dO * O)
+    "attention-backward-3pass": 3,    # no saved L: the max and the sum come back first
+    "attention-backward-unfused": 2,  # D = rowsum(A * dP) reduces the keys before dS
 }
 
 

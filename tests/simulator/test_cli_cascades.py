@@ -170,3 +170,10 @@ def test_check_without_a_known_reference_says_how_to_add_one(tmp_path, header, f
     assert fragment in line and "'# reference: NAME'" in line
     assert all(name in line for name in einsum.REFERENCES)
     assert "register_reference" in line and "einsum/reference.py" in line
+
+
+def test_passes_json_reports_both_splits_of_the_backward():
+    doc = json.loads(run("passes", "attention-backward-fa2", "--json").stdout)
+    splits = {s["rank"]: s for s in doc["splits"]}
+    assert splits["m"]["accumulated"] == ["DQ"] and set(splits["m"]["local"]) == {"DK", "DV"}
+    assert splits["p"]["passes"] == 1 and doc["passes"] == 1

@@ -1,0 +1,1 @@
+"""The QServe reproduction (``einsim reproduce qserve``): config and driver."""
