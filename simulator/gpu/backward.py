@@ -28,7 +28,7 @@ Examples
 ...                      head_dim_qk=192, head_dim_v=128, dtype="bf16", causal=True)
 >>> bwd = predict_backward("h800", "attention-1pass", p)
 >>> [k.name for k in bwd.kernels], bwd.bound
-(['bwd-preprocess', 'bwd-dq-dk-dv', 'bwd-dq-convert'], 'tensor')
+(['bwd-preprocess', 'bwd-dq-dk-dv', 'bwd-dq-convert'], 'smem')
 >>> 2e-3 < bwd.time_s < 6e-3
 True
 """
@@ -174,6 +174,21 @@ def _main_dram(setup: _Setup, kv_tiles: Any, concurrent_heads: Any) -> float:
     return float(once + reread)
 
 
+def _unbuffered_load(setup: _Setup, q_tile: int) -> float:
+    """Per-step time of loading the next Q and dO tiles when their buffers have one stage.
+
+    With two stages the producer fetches step ``i+1``'s tiles during step ``i``; with one
+    (FA3 at d192/d256) the fetch waits for the step to release the buffer, so the tiles'
+    transfer from L2 (``dq_accum.l2_bytes_per_clk_per_sm``, the profile's per-SM L2 rate)
+    adds to every step.
+    """
+    prof, (e, f) = setup.profile, setup.dims
+    if prof.stages_for(max(setup.dims), setup.gpu.architecture) > 1:
+        return 0.0
+    tile_bytes = q_tile * (e + f) * setup.in_bytes
+    return tile_bytes / (prof.number("dq_accum.l2_bytes_per_clk_per_sm") * setup.rates.clock_hz)
+
+
 def _main_kernel(setup: _Setup, main: Mapping[str, Any], sizes: Mapping[str, Any] | None,
                  tensors: Mapping[str, Any] | None) -> tuple[KernelRecord, dict[str, float]]:
     """The dq_dk_dv kernel: key-block CTAs over the visited query tiles."""
@@ -183,7 +198,7 @@ def _main_kernel(setup: _Setup, main: Mapping[str, Any], sizes: Mapping[str, Any
     steps = _visited(setup, sizes, tensors, q_tile, kv_tile)
     step = _step_work(setup, main, q_tile, kv_tile)
     t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _PIPES}, prof.serial,
-                          prof.number("overlap.streams"))
+                          prof.number("overlap.streams")) + _unbuffered_load(setup, q_tile)
     kv_tiles = int(ceil_div(p.seq_kv, kv_tile))
     q_tiles = int(ceil_div(p.seq_q, q_tile))
     ctas = setup.instances * kv_tiles

@@ -84,6 +84,17 @@ class BackwardProfile:
         raise SpecError(f"{self.name}: no backward tile for head dim {head_dim} (largest "
                         f"{rules[-1]['max_head_dim']})")
 
+    def stages_for(self, head_dim: int, architecture: str) -> int:
+        """Pipeline stages of the Q/dO buffers for a head dim (a rule's ``stages``, default 2).
+
+        >>> bwd = load_backward_profile("flash3")
+        >>> bwd.stages_for(128, "hopper"), bwd.stages_for(192, "hopper")
+        (2, 1)
+        """
+        rules = self.tiles.get(architecture.lower(), self.tiles["default"])
+        rule = next((r for r in rules if head_dim <= r["max_head_dim"]), rules[-1])
+        return int(rule.get("stages", 2))
+
 
 def _fail(label: str, key: str, expected: str, got: Any) -> SpecError:
     return SpecError(f"{label}: key '{key}': expected {expected}; got {got!r}")
