@@ -1,8 +1,8 @@
 """The README's computed tables, rendered from the model rather than typed.
 
-Four blocks of the README carry model numbers: the FA3-paper panel table (reference C.3),
-the real-trace calibration table, the ``einsim validate`` console example and the fidelity
-report's summary. Each sits
+Five blocks of the README carry model numbers: the FA3-paper panel table (reference C.3),
+the real-trace calibration table, the ``einsim validate`` console example, the fidelity
+report's summary and the QServe reproduction's speedups. Each sits
 between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; ``tests/test_readme.py``
 checks that every block equals what this module renders, so a model change that moves a
 number fails until the README is regenerated.
@@ -26,8 +26,10 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 
-__all__ = ["BLOCKS", "README", "c3_table", "fidelity_block", "replace_blocks", "trace_table",
-           "validate_example"]
+import numpy as np
+
+__all__ = ["BLOCKS", "README", "c3_table", "fidelity_block", "qserve_table", "replace_blocks",
+           "trace_table", "validate_example"]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -116,10 +118,35 @@ def fidelity_block() -> str:
     return markdown(fidelity_rows())
 
 
+def qserve_table() -> str:
+    """``einsim reproduce qserve``'s speedups, with the batches, next to the paper's."""
+    from experiments.qserve.reproduce import run
+
+    rep = run()
+    names = {"a100-sxm4-80gb": "A100", "l40s": "L40S", "llama-3-8b": "Llama-3-8B",
+             "qwen1.5-72b": "Qwen1.5-72B"}
+    lines = ["| GPU | model | best TensorRT-LLM-like (tokens/s) | W4A8KV4 (tokens/s, batch) | "
+             "einsim speedup | paper |", "|---|---|---|---|---|---|"]
+    for row in rep.speedups.itertuples(index=False):
+        group = rep.rows[(rep.rows.gpu == row.gpu) & (rep.rows.model == row.model)]
+        ours = group[group.precision == "W4A8KV4"].iloc[0]
+        base = group[group.precision == row.best_baseline]
+        baseline = "none fits" if base.empty else f"{row.best_baseline}, {row.baseline_tokens_per_s:.4g}"
+        if not base.empty and int(base.batch.iloc[0]) < 256:
+            baseline += f" (batch {int(base.batch.iloc[0])})"
+        speedup = "—" if not np.isfinite(row.speedup) else f"{row.speedup:.2f}×"
+        lines.append(f"| {names.get(row.gpu, row.gpu)} | {names.get(row.model, row.model)} | "
+                     f"{baseline} | {ours.tokens_per_s:.4g}, {int(ours.batch)} | {speedup} | "
+                     f"{row.paper_speedup:g}× |")
+    holds = ", ".join(f"{names.get(m, m)} {'yes' if ok else 'no'}" for m, ok in rep.claim_holds.items())
+    lines += ["", f"L40S + W4A8KV4 above A100 + the best TensorRT-LLM-like configuration: {holds}."]
+    return "\n".join(lines)
+
+
 #: README block name -> renderer.
 BLOCKS: dict[str, Callable[[], str]] = {"c3": c3_table, "trace-calibration": trace_table,
                                         "validate-example": validate_example,
-                                        "fidelity": fidelity_block}
+                                        "fidelity": fidelity_block, "qserve": qserve_table}
 
 
 def replace_blocks(text: str, rendered: dict[str, str]) -> str:
