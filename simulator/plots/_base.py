@@ -45,13 +45,13 @@ def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw
 
 
 def png_bytes(figure: Figure) -> bytes:
-    """The figure as PNG bytes (no timestamp, so identical inputs give identical files).
+    r"""The figure as PNG bytes (no timestamp, so identical inputs give identical files).
 
     Examples
     --------
     >>> figure, _ = new_figure(2, 2)
     >>> png_bytes(figure)[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})

@@ -84,7 +84,7 @@ def explorer_figure(**choices: Any) -> Any:
 
 
 def explorer_widgets(display: Any = None) -> Any:
-    """ipywidgets controls that redraw the roofline, or None without ipywidgets.
+    """Ipywidgets controls that redraw the roofline, or None without ipywidgets.
 
     Parameters
     ----------

@@ -92,7 +92,8 @@ def regime_figure(grid: pd.DataFrame, axis: str, *, title: str = "") -> Figure:
         axes.scatter([], [], marker="s", s=60, color=bound_colour(bound), alpha=0.75, label=bound)
     axes.legend(title="bound by", fontsize=7, title_fontsize=7, loc="upper left",
                 bbox_to_anchor=(1.01, 1.0), frameon=False)
-    axes.set_title(title or f"Binding resource vs {label.split(' (')[0]} (cell: achieved TFLOP/s)", fontsize=9)
+    default = f"Binding resource vs {label.split(' (')[0]} (cell: achieved TFLOP/s)"
+    axes.set_title(title or default, fontsize=9)
     figure.subplots_adjust(left=1.25 / width, right=1 - 1.05 / width, bottom=0.5 / height,
                            top=1 - 0.35 / height)
     return figure

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from simulator.plots._base import new_figure
 from simulator.sparsity import SparsityConfig, TileConfig, count_tiles, gna_mask, speedup_bounds
@@ -98,7 +97,9 @@ def tile_map_figure(states: np.ndarray, title: str, *, xlabel: str = "KV tile",
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
-    axes.set_title(title, fontsize=9)
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(title, fontsize=9)  # over the figure: the legend column takes width
     figure.subplots_adjust(left=0.1, right=0.68, bottom=0.12, top=0.9)
     return figure
 

@@ -39,8 +39,8 @@ from matplotlib.ticker import LogLocator, MaxNLocator
 from simulator.pareto import Objective
 from simulator.plots._base import bound_colour
 from simulator.sweep.ceilings import RoofLine
-from simulator.sweep.figures import MAX_SERIES, roofline_groups, roofline_name
 from simulator.sweep.csvtext import to_output_frame
+from simulator.sweep.figures import MAX_SERIES, roofline_groups, roofline_name
 from simulator.sweep.report import format_value
 from simulator.sweep.store import atomic_path
 from simulator.sweep.winners import natural_key, natural_order
@@ -141,7 +141,9 @@ def pareto_front_png(
     handles += [Line2D([], [], ls="", marker=m, color="0.3", label=h) for h, m in markers.items()]
     figure.legend(handles=handles, loc="upper right", fontsize=7, frameon=False,
                   title=f"{series}  /  hardware" if series else "hardware", title_fontsize=7)
-    extra = f"; {len(shown)} of {len(panels)} workloads shown (all in pareto.csv)" if len(panels) > len(shown) else ""
+    extra = ""
+    if len(panels) > len(shown):
+        extra = f"; {len(shown)} of {len(panels)} workloads shown (all in pareto.csv)"
     figure.suptitle(f"{title}: Pareto fronts, {x} vs {y}, per {', '.join(by) or 'sweep'}{extra}", fontsize=9)
     width, height = figure.get_size_inches()
     figure.subplots_adjust(left=0.7 / width, right=1 - 2.0 / width, bottom=0.55 / height,
@@ -276,7 +278,8 @@ def write_png(path: Path, data: bytes) -> None:
 
 def _series_and_panels(frame: pd.DataFrame, by: Sequence[str]) -> tuple[str | None, list[tuple[str, tuple]]]:
     """The series column (numeric ``by`` column with most values) and the panels' keys."""
-    numeric = [c for c in by if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [c for c in by
+               if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
     series = max(numeric, key=lambda c: (frame[c].nunique(), -list(by).index(c))) if numeric else None
     rest = [c for c in by if c != series]
     if not rest:

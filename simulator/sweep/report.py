@@ -43,8 +43,8 @@ class SummaryFacts:
 
     ``best`` maps each objective column to its best feasible row (None if there is no
     feasible row); ``winners`` is :func:`simulator.sweep.winners.winners_table` (from a
-    sample of the rows when ``sampled``); ``bound_counts`` is a hardware × bound table of point counts, or None
-    when the table has no ``hardware`` and ``bound`` columns.
+    sample of the rows when ``sampled``); ``bound_counts`` is a hardware × bound table of
+    point counts, or None when the table has no ``hardware`` and ``bound`` columns.
     """
 
     grid_points: int

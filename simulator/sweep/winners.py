@@ -93,7 +93,8 @@ def winners_table(rows: pd.DataFrame, objective: Objective, by: Sequence[str],
     is_second = pd.Series(hashed.index.isin(chosen), index=hashed.index)
     first, second = ranked[is_first.to_numpy()], ranked[is_second.to_numpy()]
     hashed_second = hashed[is_second.to_numpy()]
-    seconds = {tuple(row): i for i, row in enumerate(hashed_second[keys].astype(object).itertuples(index=False))}
+    second_keys = hashed_second[keys].astype(object).itertuples(index=False)
+    seconds = {tuple(row): i for i, row in enumerate(second_keys)}
     hashed_first = hashed[is_first.to_numpy()]
     out = []
     hashed_keys = hashed_first[keys].astype(object).itertuples(index=False)

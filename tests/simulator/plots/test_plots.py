@@ -70,7 +70,8 @@ def test_footprint_frame_equals_footprint_value():
     frame = footprint_frame(["attention-3pass", "attention-1pass"], [1024, 8192], {"E": 64, "F": 64}, 2.0)
     for row in frame.itertuples(index=False):
         c = einsum.load(row.cascade)
-        assert row.elements_per_query == float(einsum.footprint_value(c, {"E": 64, "F": 64, "M": row.seq_len}))
+        sizes = {"E": 64, "F": 64, "M": row.seq_len}
+        assert row.elements_per_query == float(einsum.footprint_value(c, sizes))
         assert row.bytes_per_query == 2 * row.elements_per_query
     three = frame[frame["cascade"] == "attention-3pass"]["elements_per_query"]
     one = frame[frame["cascade"] == "attention-1pass"]["elements_per_query"]
