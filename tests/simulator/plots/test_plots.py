@@ -120,3 +120,15 @@ def test_binding_ceiling_is_the_lowest_compute_ceiling_drawn(hw, head_dim):
         assert min(flat, key=flat.get) == rf.prediction.bound
     assert rf.prediction.tflops_per_s * 1e12 <= min(flat.values()) * (1 + 1e-9)
     assert np.isfinite(list(flat.values())).all()
+
+
+def test_explorer_widgets_redraw_on_every_change():
+    widgets = pytest.importorskip("ipywidgets")
+    shown = []
+    box = explorer_widgets(display=shown.append)
+    assert isinstance(box, widgets.HBox) and len(shown) == 1  # the default view, drawn at once
+    controls = {c.description: c for c in box.children[0].children}
+    controls["gpu"].value = "b200"
+    controls["seq_len"].value = 1024
+    assert len(shown) == 3
+    assert "b200" in shown[-1].axes[0].get_title() and "P=1024" in shown[-1].axes[0].get_title()
