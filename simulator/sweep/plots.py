@@ -248,9 +248,12 @@ def roofline_png(label: str, group: pd.DataFrame, ceilings: Sequence[RoofLine] =
         axes.set_ylim(min(y[finite].min() / 2, top / 1e3), top * 2.5)
     axes.set_xlabel("arithmetic intensity (FLOP per DRAM byte)")
     axes.set_ylabel("attention FLOP/s (FlashAttention convention)")
-    note = "" if ceilings else " (no ceilings: not a catalogue GPU)"
-    axes.set_title(f"{label}: every design point under the roofline{note}", fontsize=9)
-    axes.legend(fontsize=7, title="bound (points)  /  ceilings", title_fontsize=7, loc="lower right")
+    if ceilings:
+        axes.set_title(f"{label}: every design point under the roofline", fontsize=9)
+        axes.legend(fontsize=7, title="bound (points)  /  ceilings", title_fontsize=7, loc="lower right")
+    else:
+        axes.set_title(f"{label}: every design point (no ceilings drawn: not a catalogue GPU)", fontsize=9)
+        axes.legend(fontsize=7, title="bound (points)", title_fontsize=7, loc="best")
     axes.grid(True, alpha=0.3)
     return _png(figure, right=0.96)
 
