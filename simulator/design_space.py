@@ -66,7 +66,7 @@ ATTENTION_DEFAULTS = MappingProxyType({
 ATTENTION_METRICS = (
     "kind", "time_s", "flops", "tflops_per_s", "bound", "passes", "dram_bytes",
     "buffer_bytes", "spilled", "energy_j", "area_m2", "arithmetic_intensity",
-    "kv_cache_bytes", "memory_bytes", "resident_bytes", "fits_in_memory",
+    "kv_cache_bytes", "memory_bytes", "resident_bytes", "fits_in_memory", "power_w",
 )
 _TEXT = ("kind", "bound")
 _KINDS = ("gpu", "accelerator")
@@ -119,6 +119,10 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     metrics["fits_in_memory"] = metrics["fits_in_memory"] == 1.0
     metrics["arithmetic_intensity"] = metrics["flops"] / metrics["dram_bytes"]
     metrics["kv_cache_bytes"] = _kv_cache_bytes(rows, shapes)
+    metrics["passes"] = np.nan_to_num(metrics["passes"]).astype(np.int64)  # a count, written 1 not 1.0
+    # GPUs: board power (TDP, from the spec YAML); arrays: modelled energy over latency.
+    tdp = _lookup(rows["hardware"], lambda h: _tdp(str(h)))
+    metrics["power_w"] = np.where(is_gpu, tdp, metrics["energy_j"] / metrics["time_s"])
     columns = {"seq_q": numbers["seq_q"],
                "kind": pd.Categorical.from_codes(np.where(is_gpu, 0, 1), categories=_KINDS),
                **metrics, "bound": bound.categorical()}
@@ -157,6 +161,15 @@ class _Labels:
     def categorical(self) -> pd.Categorical:
         """The column (missing where no group wrote)."""
         return pd.Categorical.from_codes(self.codes, categories=self.names)
+
+
+@lru_cache(maxsize=64)
+def _tdp(hardware: str) -> float:
+    """A GPU's TDP in watts (NaN for accelerators and GPUs without ``power.tdp``)."""
+    if hardware.lower() not in _gpu_names():
+        return float("nan")
+    watts = load_gpu(hardware).tdp_watts
+    return float("nan") if watts is None else float(watts)
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,7 @@ from simulator.hardware import GPUSpec
 from simulator.prediction import Prediction
 from simulator.workload import AttentionProblem
 
-__all__ = ["Ceiling", "Roofline", "RooflinePoint", "plot_roofline", "roofline"]
+__all__ = ["Ceiling", "Roofline", "RooflinePoint", "plot_roofline", "roofline", "roofline_figure"]
 
 _COMPUTE = ("tensor", "exp", "fp32")
 _MEMORY = ("dram", "smem")
@@ -206,17 +206,27 @@ def plot_roofline(rf: Roofline, out: str | os.PathLike[str]) -> Path:
         raise SpecError(f"--out: expected a .png file name, got {str(out)!r}")
     if not path.parent.exists():
         raise SpecError(f"--out: directory {str(path.parent)!r} does not exist")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
-    _draw(ax, rf)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    roofline_figure(rf).savefig(path, metadata={"Software": None})
     return path
+
+
+def roofline_figure(rf: Roofline) -> Any:
+    """The roofline as a matplotlib Figure on its own Agg canvas (for notebooks and files).
+
+    Examples
+    --------
+    >>> p = AttentionProblem(batch=1, heads=8, kv_heads=8, seq_q=1024, seq_kv=1024,
+    ...                      head_dim_qk=64)
+    >>> roofline_figure(roofline("h100", "attention-1pass", p)).axes[0].get_xscale()
+    'log'
+    """
+    from simulator.plots._base import new_figure
+
+    fig, ax = new_figure(9, 6)
+    _draw(ax, rf)
+    fig.set_dpi(110)
+    fig.tight_layout()
+    return fig
 
 
 _COLORS = {"tensor": "tab:red", "exp": "tab:purple", "fp32": "tab:orange", "dram": "tab:blue",

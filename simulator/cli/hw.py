@@ -21,6 +21,12 @@ _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _BINARY = ((2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki"))
 
 
+def _binary(value: float) -> str:
+    """Bytes in one binary unit per size class, so every GPU's L2 reads in MiB (126 MB -> 120.2 MiB)."""
+    factor, prefix = next(((f, p) for f, p in _BINARY if value >= f), (1, ""))
+    return f"{value / factor:.4g} {prefix}B"
+
+
 def _si(value: float, unit: str) -> str:
     """Format a base-unit value with an SI prefix (binary prefix for whole KiB/MiB/... bytes)."""
     if unit == "B":
@@ -55,7 +61,7 @@ def _gpu_row(summary: dict[str, Any]) -> list[str]:
         f"{summary['boost_clock_hz'] / 1e9:.2f}",
         f"{(summary['fp16_dense_flops'] or 0) / 1e12:.1f}",
         "-" if fp8 is None else f"{fp8 / 1e12:.1f}", f"{summary['dram_bytes_per_s'] / 1e12:.2f}",
-        _si(summary["l2_bytes"], "B"), _si(summary["smem_bytes_per_sm"], "B"),
+        _binary(summary["l2_bytes"]), _binary(summary["smem_bytes_per_sm"]),
     ]
 
 

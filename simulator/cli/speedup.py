@@ -75,7 +75,8 @@ def _document(counts: TileCounts) -> dict[str, Any]:
         "stride": config.stride,
         "dilation": config.dilation,
         "causal": config.causal,
-        "seq_q": config.seq_q,
+        "seq_q": config.n_queries,  # query tokens in all (30x48x80 -> 115200), not the first extent
+        "seq_kv": config.n_keys,
         "q_tile": tiles.q_tile,
         "kv_tile": tiles.kv_tile,
         "kv_tiling": tiles.kv_tiling,
@@ -175,7 +176,9 @@ def speedup(
     typer.echo(str(counts))
     typer.echo(str(speedup_bounds(counts)))
     if hw is not None:
-        typer.echo(f"predicted speedup on {hw}: {document['predicted']}")
+        predicted = document["predicted"]
+        shown = f"{predicted:.2f}x" if isinstance(predicted, (int, float)) else predicted
+        typer.echo(f"predicted speedup on {hw}: {shown}")
 
 
 def register(app: typer.Typer) -> None:

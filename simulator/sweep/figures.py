@@ -69,6 +69,7 @@ def figure_tasks(
     by: Sequence[str],
     title: str,
     rooflines: bool,
+    winners: pd.DataFrame | None = None,
 ) -> list[FigureTask]:
     """The built-in figures of a sweep.
 
@@ -83,12 +84,19 @@ def figure_tasks(
     title : str
         Title of the front.
     rooflines : bool
-        Add the generic roofline scatters (when the evaluator has no plot hooks).
+        Add the generic roofline scatters (when the evaluator has no plot hooks), each
+        over its GPU's ceilings (:func:`simulator.sweep.ceilings.gpu_ceilings`).
+    winners : pandas.DataFrame, optional
+        :func:`simulator.sweep.winners.winners_table`; adds ``best_hardware.png``.
     """
     feasible = points[points["feasible"]] if "feasible" in points else points
     tasks = [FigureTask("pareto_front.png", "front", (feasible, pareto, tuple(objectives), tuple(by), title))]
+    if winners is not None and len(winners) and by:
+        tasks.append(FigureTask("best_hardware.png", "best", (winners, tuple(by), objectives[0], title)))
     if rooflines:
-        tasks += [FigureTask(roofline_name(label), "roofline", (label, rows))
+        from simulator.sweep.ceilings import gpu_ceilings
+
+        tasks += [FigureTask(roofline_name(label), "roofline", (label, rows, gpu_ceilings(label, rows)))
                   for label, rows in roofline_groups(points)]
     return [FigureTask(t.name, t.kind, t.args, i) for i, t in enumerate(tasks)]
 
@@ -100,8 +108,11 @@ def render_figure(_job: Any, task: FigureTask) -> bytes | None:
     if task.kind == "front":
         points, pareto, objectives, by, title = task.args
         return plots.pareto_front_png(points, pareto, objectives, by, title=title)
-    label, rows = task.args
-    return plots.roofline_png(label, rows)
+    if task.kind == "best":
+        winners, by, objective, title = task.args
+        return plots.best_hardware_png(winners, by, objective, title=title)
+    label, rows, ceilings = task.args
+    return plots.roofline_png(label, rows, ceilings)
 
 
 class FigureJobs:

@@ -39,6 +39,7 @@ from simulator.sweep.report import (
 from simulator.sweep.spec import SweepSpec
 from simulator.sweep.store import ChunkStore, Manifest, atomic_path
 from simulator.sweep.tables import concat_chunks
+from simulator.sweep.winners import winners_table
 
 __all__ = ["OutputReport", "pareto_flags", "to_output_frame", "write_outputs"]
 
@@ -106,9 +107,10 @@ def write_outputs(
     digests = _Digests(spec, store, manifest.n_chunks)
     flagged, pareto_rows, plot_rows = _first_pass(spec, digests)
     figures = None
+    winners = winners_table(plot_rows, spec.objectives[0], spec.pareto_by) if spec.objectives else None
     if plots:
         tasks = figure_tasks(plot_rows, pareto_rows, spec.objectives, spec.pareto_by,
-                             f"sweep {spec.name}", rooflines=not plot_hooks)
+                             f"sweep {spec.name}", rooflines=not plot_hooks, winners=winners)
         figures = FigureJobs(tasks, runner, plot_hooks, plot_rows)
         figures.start()  # drawn by the workers while this process writes points.csv
     staging = _Staging(store.out_dir)
@@ -121,6 +123,7 @@ def write_outputs(
     summary = store.out_dir / "summary.md"
     files = tuple(sorted([*tables, summary, *pngs], key=lambda p: _file_order(p.name)))
     facts = digest.facts(manifest.grid_points, manifest.spec_hash, [p.name for p in files])
+    facts = replace(facts, winners=winners, sampled=len(plot_rows) < digest.points)
     with atomic_path(summary) as tmp:
         tmp.write_text(summary_markdown(spec, facts), encoding="utf-8", newline="")
     _remove_stale(store, manifest, [p.name for p in files])

@@ -27,6 +27,7 @@ from simulator.sweep.spec import SweepSpec
 __all__ = [
     "SummaryFacts",
     "display_columns",
+    "format_bytes",
     "format_value",
     "markdown_table",
     "pareto_markdown",
@@ -41,8 +42,9 @@ class SummaryFacts:
     """What a finished sweep found, for :func:`summary_markdown`.
 
     ``best`` maps each objective column to its best feasible row (None if there is no
-    feasible row); ``bound_counts`` is a hardware × bound table of point counts, or None
-    when the table has no ``hardware`` and ``bound`` columns.
+    feasible row); ``winners`` is :func:`simulator.sweep.winners.winners_table` (from a
+    sample of the rows when ``sampled``); ``bound_counts`` is a hardware × bound table of
+    point counts, or None when the table has no ``hardware`` and ``bound`` columns.
     """
 
     grid_points: int
@@ -54,6 +56,8 @@ class SummaryFacts:
     best: Mapping[str, pd.Series | None] = field(default_factory=dict)
     bound_counts: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    winners: pd.DataFrame | None = None
+    sampled: bool = False
 
 
 def format_value(value: Any) -> str:
@@ -75,6 +79,25 @@ def format_value(value: Any) -> str:
     if value is None:
         return "–"
     return str(value)
+
+
+def format_bytes(value: Any) -> str:
+    """A byte count in binary units, 3 significant digits (``–`` for NaN).
+
+    Examples
+    --------
+    >>> [format_bytes(v) for v in (512, 147456.0, 20971520.0, 8.592e9, float("nan"))]
+    ['512 B', '144 KiB', '20.0 MiB', '8.00 GiB', '–']
+    """
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return "–"
+    number = float(value)
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(number) >= scale:
+            scaled = number / scale
+            return f"{scaled:.3g} {unit}" if scaled >= 100 else f"{scaled:.3g} {unit}".replace(
+                f"{scaled:.3g}", f"{scaled:#.3g}".rstrip("."))
+    return f"{number:.0f} B"
 
 
 def markdown_table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
@@ -99,8 +122,10 @@ def markdown_table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
         for c in frame.columns
     ]  # fmt: skip
     lines = [header, "| " + " | ".join(align) + " |"]
+    byte_columns = [str(c).endswith("_bytes") for c in frame.columns]
     for row in shown.itertuples(index=False):
-        cells = (format_value(v).replace("|", "\\|") for v in row)
+        cells = ((format_bytes(v) if is_bytes else format_value(v)).replace("|", "\\|")
+                 for v, is_bytes in zip(row, byte_columns))
         lines.append("| " + " | ".join(cells) + " |")
     if len(shown) < len(frame):
         lines.append(f"\n… {len(frame) - len(shown)} more rows in the CSV file.")
@@ -151,7 +176,10 @@ def summary_markdown(spec: SweepSpec, facts: SummaryFacts) -> str:
     for title, items in (("Filters", spec.filters), ("Constraints", spec.constraints)):
         if items:
             lines += ["", f"## {title}", "", *(f"- `{item}`" for item in items)]
-    lines += ["", "## Best point per objective", "", *_best_lines(spec, facts)]
+    if facts.winners is not None and len(facts.winners) and spec.pareto_by:
+        lines += ["", "## Winner per workload", "", *_winner_lines(spec, facts)]
+    else:
+        lines += ["", "## Best point per objective", "", *_best_lines(spec, facts)]
     if facts.bound_counts is not None:
         lines += ["", "## Where each hardware is bound", "", "Points per `bound` value.", ""]
         lines.append(markdown_table(facts.bound_counts.reset_index()))
@@ -186,6 +214,27 @@ def _axes_table(spec: SweepSpec) -> pd.DataFrame:
             "zipped with": zipped.get(axis.name, ""),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["axis", "values", "list", "zipped with"])
+
+
+def _winner_lines(spec: SweepSpec, facts: SummaryFacts) -> list[str]:
+    """Per comparison group: the winner, why (its bound), the runner-up and the margin."""
+    objective = spec.objectives[0]
+    table = facts.winners
+    column = objective.column
+    shown = pd.DataFrame({
+        **{c: table[c] for c in spec.pareto_by},
+        "winner": table["winner"], column: table[column], "bound by": table["winner_bound"],
+        "runner-up": table["runner_up"].fillna("–"), f"runner-up {column}": table[f"runner_up_{column}"],
+        "margin": [("–" if not np.isfinite(m) else f"{m:.2f}×") for m in table["margin"]],
+    })  # fmt: skip
+    sense = "lowest" if objective.sense == "min" else "highest"
+    lines = [f"Per comparison group, the hardware with the {sense} `{column}`, the resource that "
+             f"binds it, the best other hardware and the ratio of their `{column}`."]
+    if facts.sampled:
+        lines.append("(From an even sample of the points plus the Pareto fronts: the sweep is large.)")
+    counts = table["winner"].value_counts()
+    lines += ["", "Wins: " + ", ".join(f"{name} {int(n)}" for name, n in counts.items()) + ".", ""]
+    return [*lines, markdown_table(shown, max_rows=200)]
 
 
 def _best_lines(spec: SweepSpec, facts: SummaryFacts) -> list[str]:

@@ -208,3 +208,13 @@ def test_every_command_has_help(args, summary):
 def test_commands_are_listed_in_top_level_help():
     out = invoke("--help").stdout
     assert re.search(r"\bhw\b", out) and re.search(r"\bmodels\b", out)
+
+
+def test_l2_is_listed_in_mib_for_every_gpu():
+    result = runner.invoke(app, ["hw"])
+    assert result.exit_code == 0
+    gpus = json.loads(runner.invoke(app, ["hw", "--json"]).output)["gpus"]
+    rows = {line.split()[0]: line for line in result.output.splitlines()[1:] if line.strip()}
+    for gpu in gpus:
+        expected = f"{gpu['l2_bytes'] / 2**20:.4g} MiB"
+        assert f" {expected} " in rows[gpu["name"]], (gpu["name"], expected)

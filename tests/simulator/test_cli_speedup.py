@@ -121,3 +121,9 @@ def test_hw_hook_adds_predicted(monkeypatch):
     assert doc["predicted"] == 1.5
     text = runner.invoke(app, ["speedup", "--layout", "1024", "--hw", "h100"]).stdout
     assert "predicted speedup on h100: 1.5" in text
+
+
+def test_seq_q_is_the_total_query_count_of_a_layout():
+    doc = _json("--layout", "30x48x80", "--window", "18x24x24", "--q-tile", "4x4x8", "--kv-tile", "2x4x16")
+    assert doc["seq_q"] == doc["seq_kv"] == 30 * 48 * 80
+    assert doc["dense_pairs"] == doc["seq_q"] * doc["seq_kv"]

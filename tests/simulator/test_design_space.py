@@ -85,8 +85,15 @@ def test_default_sweep_is_the_main_job(tmp_path):
                                        "fusemax"}
     assert set(points["mask"]) == {"dense", "causal", "window"}
     assert (points["time_s"] > 0).all()
-    for name in ("pareto.csv", "pareto.md", "summary.md", "pareto_front.png"):
+    for name in ("pareto.csv", "pareto.md", "summary.md", "pareto_front.png", "best_hardware.png",
+                 "roofline_h100-sxm5.png"):
         assert (tmp_path / "results" / name).exists()
+    # the default objectives trade off: a front holds several devices, not one point
+    fronts = points[points["pareto"]].groupby(doc["pareto_by"]).size()
+    assert fronts.median() >= 3
+    gpu = points["kind"] == "gpu"
+    assert points.loc[gpu, "array"].isna().all() and (points.loc[~gpu, "array"] > 0).all()
+    assert points.loc[points["mask"] != "window", "window"].isna().all()
 
 
 def test_rows_priced_as_a_grid_equal_rows_priced_alone():
