@@ -11,7 +11,7 @@ Examples
 >>> base = AttentionProblem(batch=1, heads=32, kv_heads=8, seq_q=4096, seq_kv=4096, head_dim_qk=128)
 >>> grid = bound_grid(["h100", "b200"], "attention-1pass", base, "head_dim", [64, 128])
 >>> grid[["hardware", "head_dim", "bound"]].values.tolist()
-[['h100-sxm5', 64, 'exp'], ['h100-sxm5', 128, 'tensor'], ['b200', 64, 'exp'], ['b200', 128, 'exp']]
+[['h100-sxm5', 64, 'exp'], ['h100-sxm5', 128, 'tensor'], ['b200', 64, 'exp'], ['b200', 128, 'tensor']]
 """
 
 from __future__ import annotations
