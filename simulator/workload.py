@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import SpecError
 
 __all__ = [
@@ -547,7 +548,7 @@ def _read_json(path: Path, label: str) -> Mapping[str, Any]:
     if not path.is_file():
         raise SpecError(f"{label}: config file not found")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(read_text_file(path, "config.json", SpecError))
     except json.JSONDecodeError as err:
         raise SpecError(f"{label}: line {err.lineno}, column {err.colno}: malformed JSON: "
                         f"{err.msg}") from None

@@ -55,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import SpecError
 from simulator.pareto import Objective
 
@@ -151,10 +152,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     'synthetic'
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read the sweep spec ({err.strerror or err})") from None
+    text = read_text_file(path, "sweep spec", SpecError)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
