@@ -21,9 +21,9 @@ it to another extent (``⋄ : i >= K`` makes ``i`` range over ``K``).
 from __future__ import annotations
 
 import re
-from typing import Any
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 __all__ = [
     "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall", "IntTensor",
