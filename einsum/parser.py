@@ -500,7 +500,7 @@ def _intunary(cur: _Cursor) -> IntExpr:
 def _intatom(cur: _Cursor) -> IntExpr:
     tok = cur.take()
     if tok.kind == "NUM":
-        if not tok.text.isdigit():
+        if not (tok.text.isascii() and tok.text.isdigit()):
             cur.error("expected an integer", tok)
         return IntConst(int(tok.text))
     if tok.text == "(":

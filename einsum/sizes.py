@@ -43,7 +43,8 @@ def parse_size_assignments(text: str | None) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in (text or "").replace(",", " ").split():
         name, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit() or not name.strip() or int(value) <= 0:
+        digits = value.strip()
+        if not sep or not (digits.isascii() and digits.isdigit()) or not name.strip() or int(value) <= 0:
             raise ShapeError(f"size {item!r}: expected NAME=INTEGER with a positive integer, "
                              f"such as M=64")
         out[name.strip()] = int(value)

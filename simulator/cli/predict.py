@@ -40,7 +40,9 @@ def _dims(text: str | None, option: str) -> tuple[int, ...] | None:
     if text is None:
         return None
     parts = text.strip().lower().split("x")
-    if not 1 <= len(parts) <= 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    # ASCII digits only: '2²'.isdigit() is true, but int() refuses it
+    if not 1 <= len(parts) <= 3 or not all(
+            p.strip().isascii() and p.strip().isdigit() and int(p) > 0 for p in parts):
         raise SpecError(f"--{option}: expected 1 to 3 positive integers joined by 'x' "
                         f"(e.g. 30x48x80), got {text!r}")
     return tuple(int(p) for p in parts)
@@ -182,7 +184,7 @@ def _sizes(opts: ProblemOptions) -> dict[str, int]:
     """``--size NAME=INT`` values."""
     sizes = {}
     for name, value in _named_values(opts.size, "--size").items():
-        if not value.isdigit() or int(value) <= 0:
+        if not (value.isascii() and value.isdigit()) or int(value) <= 0:
             raise SpecError(f"--size {name}={value}: expected a positive integer")
         sizes[name] = int(value)
     return sizes
