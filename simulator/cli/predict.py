@@ -20,6 +20,7 @@ import typer
 
 import einsum
 from einsum import Cascade
+from einsum.sizes import check_size_names
 from simulator.binding import bind
 from simulator.cli._common import emit_json, fail, handle_errors
 from simulator.errors import SpecError
@@ -264,6 +265,8 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
     gna = _is_gna(opts)
     cascade, flag_sizes = _cascade_mask(cascade, opts, gna)
     sizes = {**flag_sizes, **sizes}
+    if cascade is not None:
+        check_size_names(cascade, sizes)
     layout = _dims(opts.layout, "layout")
     tokens = math.prod(layout) if layout else None
     # a mask flag chose a cascade above; without a cascade (--accel's own) it stays a flag
