@@ -447,7 +447,8 @@ def check_grid_size(spec: SweepSpec, max_points: int | None = None) -> None:
     count = grid_points(spec)
     if count > limit:
         raise SpecError(f"{spec.source}: {count} grid points exceed max_points {limit} (it would "
-                        f"take about {count / _POINTS_PER_S:.3g} s and {count * _BYTES_PER_POINT / 1e9:.3g} GB of "
+                        f"take about {count / _POINTS_PER_S:.3g} s and "
+                        f"{count * _BYTES_PER_POINT / 1e9:.3g} GB of "
                         "points.csv); expected a smaller grid, or raise the limit with "
                         "'max_points:' in the spec or --max-points")
 
