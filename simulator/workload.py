@@ -559,11 +559,18 @@ _HF_REQUIRED = ("d_model", "heads", "layers")
 _MLA_KEYS = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 
+#: The largest dimension a model config may give (2^31): real ones are below 10^6.
+_MAX_CONFIG_INT = 2**31
+
+
 def _hf_value(label: str, config: Mapping[str, Any], name: str) -> int | None:
     """First present, non-null HF key for ``name``, validated as a positive integer."""
     for key in _HF_KEYS[name]:
         if config.get(key) is not None:
-            return _positive_int(config[key], f"{label}: key '{key}'")
+            value = _positive_int(config[key], f"{label}: key '{key}'")
+            if value > _MAX_CONFIG_INT:
+                raise SpecError(f"{label}: key '{key}': expected at most {_MAX_CONFIG_INT}; got {value}")
+            return value
     if name in _HF_REQUIRED:
         first, *others = _HF_KEYS[name]
         raise SpecError(f"{label}: missing key '{first}' (also accepted: {', '.join(others)}): "
