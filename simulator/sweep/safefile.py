@@ -79,7 +79,9 @@ class _Encoder:
     def _ndarray(self, value: np.ndarray) -> dict[str, Any]:
         if value.dtype.kind in _ARRAY_KINDS:
             return self.array(value)
-        if value.dtype.kind == "O" and value.size and all(type(v) is str for v in value.flat):
+        # numpy's fixed-width text drops trailing NULs: such strings take the slow path
+        if value.dtype.kind == "O" and value.size and all(type(v) is str and "\x00" not in v
+                                                          for v in value.flat):
             return {"@": "strings", "v": self.array(value.astype(str))}
         if value.dtype.kind != "O":
             raise FormatError(f"cannot store an array of dtype {value.dtype}")
