@@ -12,25 +12,57 @@ Typical use::
     134217728.0
 """
 
-from einsum import gradients  # noqa: F401  (registers the backward-pass references)
+import importlib
+import sys
+import types
+from typing import Any
+
 from einsum._version import __version__
-from einsum.check import CheckResult, check_cascade, random_inputs
-from einsum.errors import EinsumError, ParseError, ShapeError
-from einsum.executor import evaluate
-from einsum.footprint import Footprint, footprint_value, live_footprint
-from einsum.frontend import load, parse
-from einsum.graph import cascade_graph
-from einsum.library import library_names
-from einsum.lint import LintWarning, lint
-from einsum.masking import MASKS, with_mask
-from einsum.model import Cascade, Einsum
-from einsum.opcount import Density, EinsumOps, OpCounts, filter_density, op_counts
-from einsum.parallel import ParallelReport, Split, parallel_analysis
-from einsum.passes import Barrier, PassReport, pass_analysis
-from einsum.reference import REFERENCES, get_reference
-from einsum.roles import RankRoles, rank_roles
-from einsum.sizes import parse_size_assignments, resolve_sizes
-from einsum.symbolic import Poly, SymMax
+
+#: Public name -> the module defining it, imported on first use (PEP 562): the CLI and
+#: ``import einsum`` stay light until an analysis needs numpy or networkx.
+_LAZY = {
+    "CheckResult": "einsum.check",
+    "check_cascade": "einsum.check",
+    "random_inputs": "einsum.check",
+    "EinsumError": "einsum.errors",
+    "ParseError": "einsum.errors",
+    "ShapeError": "einsum.errors",
+    "evaluate": "einsum.executor",
+    "Footprint": "einsum.footprint",
+    "footprint_value": "einsum.footprint",
+    "live_footprint": "einsum.footprint",
+    "load": "einsum.frontend",
+    "parse": "einsum.frontend",
+    "cascade_graph": "einsum.graph",
+    "library_names": "einsum.library",
+    "LintWarning": "einsum.lint",
+    "lint": "einsum.lint",
+    "MASKS": "einsum.masking",
+    "with_mask": "einsum.masking",
+    "Cascade": "einsum.model",
+    "Einsum": "einsum.model",
+    "Density": "einsum.opcount",
+    "EinsumOps": "einsum.opcount",
+    "OpCounts": "einsum.opcount",
+    "filter_density": "einsum.opcount",
+    "op_counts": "einsum.opcount",
+    "Barrier": "einsum.passes",
+    "PassReport": "einsum.passes",
+    "pass_analysis": "einsum.passes",
+    "REFERENCES": "einsum.reference",
+    "get_reference": "einsum.reference",
+    "RankRoles": "einsum.roles",
+    "rank_roles": "einsum.roles",
+    "parse_size_assignments": "einsum.sizes",
+    "resolve_sizes": "einsum.sizes",
+    "Poly": "einsum.symbolic",
+    "SymMax": "einsum.symbolic",
+    "ParallelReport": "einsum.parallel",
+    "Split": "einsum.parallel",
+    "parallel_analysis": "einsum.parallel",
+}
+
 
 __all__ = [
     "__version__", "EinsumError", "ParseError", "ShapeError", "Cascade", "Einsum",
@@ -42,3 +74,29 @@ __all__ = [
     "resolve_sizes", "parse_size_assignments", "Poly", "SymMax", "RankRoles", "rank_roles",
     "lint", "LintWarning", "MASKS", "with_mask", "parallel_analysis", "ParallelReport", "Split",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'einsum' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """The package module, refusing to let a submodule hide a public function of its name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # importing einsum.lint sets einsum.lint = <module>; the function must stay visible
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from einsum.errors import ShapeError
-from einsum.executor import evaluate
+from einsum.errors import EinsumError, ShapeError
+from einsum.executor import check_memory, evaluate
 from einsum.model import Cascade
 from einsum.reference import REFERENCES, Named, Reference, get_reference
-from einsum.sizes import parse_size_assignments, resolve_sizes
+from einsum.sizes import check_partition_sizes, check_size_names, parse_size_assignments, resolve_sizes
 
 __all__ = ["CheckResult", "check_cascade", "random_inputs"]
 
@@ -110,14 +110,24 @@ def check_cascade(cascade: Cascade, sizes: Mapping[str, int] | None = None,
         raise ShapeError(f"cascade {cascade.name}: its '# reference: {name}' header names no known "
                          f"reference; " + _how_to_reference())
     reference = get_reference(name)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise EinsumError(f"seed {seed!r}: expected a non-negative integer")
+    check_size_names(cascade, sizes or {})
     given = parse_size_assignments(cascade.meta("sizes"))
     given.update(sizes or {})
+    check_partition_sizes(cascade, given)
     resolved = resolve_sizes(cascade, given)
+    check_memory(cascade, resolved)
     inputs = random_inputs(cascade, resolved, seed)
     outputs = evaluate(cascade, inputs, resolved)
     output = cascade.outputs[-1]
     named = {t: Named(a, cascade.ranks_of(t)) for t, a in inputs.items()}
-    expected = reference.compute(named, resolved).aligned(cascade.ranks_of(output))
+    try:
+        expected = reference.compute(named, resolved).aligned(cascade.ranks_of(output))
+    except KeyError as err:  # the direct definition reads an input or size the cascade lacks
+        raise ShapeError(f"{cascade.source}: reference '{name}' needs {err.args[0]!r}, which cascade "
+                         f"{cascade.name} does not have (inputs: {', '.join(cascade.inputs)}); "
+                         f"expected the inputs of a '{name}' cascade") from None
     error = float(np.max(np.abs(outputs[output] - expected))) if expected.size else 0.0
     shown = tuple((k, int(v)) for k, v in sorted(resolved.items()))
     return CheckResult(cascade.name, name, output, shown, seed, error,

@@ -6,7 +6,7 @@ differently (networkx's ``NetworkXException`` hierarchy is the model).
 
 from __future__ import annotations
 
-__all__ = ["EinsumError", "ParseError", "ShapeError"]
+__all__ = ["EinsumError", "InputFileError", "ParseError", "ShapeError"]
 
 
 class EinsumError(Exception):
@@ -41,3 +41,13 @@ class ParseError(EinsumError):
 
 class ShapeError(EinsumError):
     """Rank sizes are missing, inconsistent, or do not match the arrays given."""
+
+
+class InputFileError(EinsumError):
+    """A user's file cannot be read as text: missing, a folder, too large, or not UTF-8.
+
+    Examples
+    --------
+    >>> str(InputFileError("x.cas: line 1, column 3: invalid UTF-8 byte 0xe9"))
+    'x.cas: line 1, column 3: invalid UTF-8 byte 0xe9'
+    """

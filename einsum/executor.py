@@ -56,7 +56,14 @@ from einsum.model import (
 from einsum.semantics import classify_index
 from einsum.sizes import eval_int, resolve_sizes, var_size
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "estimated_bytes", "check_memory", "MAX_EVALUATE_BYTES"]
+
+#: The most memory :func:`evaluate` may plan to use (4 GiB): the executor materialises every
+#: tensor and each Einsum's whole iteration space, so large sizes are refused up front.
+MAX_EVALUATE_BYTES = 4 * 1024**3
+# bytes per element: float64 data + bool mask for tensors; value, mask and masked copy for
+# an iteration space
+_TENSOR_BYTES, _SPACE_BYTES = 9, 17
 
 _UNARY = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "neg": np.negative,
@@ -77,6 +84,45 @@ class _Store:
         self.cascade, self.sizes = cascade, sizes
         self.data: dict[str, np.ndarray] = {}
         self.mask: dict[str, np.ndarray] = {}
+
+
+def estimated_bytes(cascade: Cascade, sizes: Mapping[str, Any]) -> int:
+    """Memory :func:`evaluate` will use at these sizes: all tensors plus the largest iteration space.
+
+    Sizes it cannot resolve count as 1 (the executor reports them itself).
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> estimated_bytes(load("attention-3pass"), {"E": 8, "F": 8, "M": 64, "P": 16}) > 64 * 16 * 8
+    True
+    """
+    def extent(rank: str) -> int:
+        return max(int(sizes.get(rank, 1)), 1)
+
+    total = 0
+    for _, ranks in cascade.tensor_ranks:
+        count = 1
+        for rank in ranks:
+            count *= extent(rank) if rank != "?" else 1
+        total += _TENSOR_BYTES * count
+    space = 0
+    for einsum in cascade.einsums:
+        count = 1
+        for var in set(einsum.iteration_vars) - _loop_vars(cascade, einsum):
+            count *= extent(cascade.rank_of(var))
+        space = max(space, _SPACE_BYTES * count)
+    return total + space
+
+
+def check_memory(cascade: Cascade, sizes: Mapping[str, Any], limit: int = MAX_EVALUATE_BYTES) -> None:
+    """Raise :class:`ShapeError` before allocating if the run would exceed ``limit`` bytes."""
+    need = estimated_bytes(cascade, sizes)
+    if need > limit:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(sizes.items()))
+        raise ShapeError(f"evaluating {cascade.name} at {shown} needs about {need / 1024**3:.3g} GiB; "
+                         f"the executor is for small checks and allows {limit / 1024**3:.3g} GiB: "
+                         "expected smaller sizes")
 
 
 def evaluate(cascade: Cascade, inputs: Mapping[str, Any],
@@ -113,6 +159,7 @@ def evaluate(cascade: Cascade, inputs: Mapping[str, Any],
     if missing:
         raise ShapeError(f"missing input tensor(s) {', '.join(missing)} for cascade {cascade.name}")
     store = _Store(cascade, resolve_sizes(cascade, sizes, {n: arrays[n] for n in cascade.inputs}))
+    check_memory(cascade, store.sizes)
     for name in cascade.inputs:
         store.data[name] = arrays[name]
     _allocate(store)

@@ -168,10 +168,19 @@ def _is_copy(einsum: Einsum) -> bool:
 
 def _iter_slots(cascade: Cascade, tensor: str) -> set[int]:
     """Positions an iterative rank indexes (``RM[m1+1, p]``): only one value is live."""
+    return _all_iter_slots(cascade).get(tensor, set())
+
+
+@lru_cache(maxsize=64)
+def _all_iter_slots(cascade: Cascade) -> dict[str, set[int]]:
+    """Tensor -> its iterative positions, built in one scan (one scan per tensor was quadratic)."""
     iterative = frozenset(cascade.iterative_vars)
-    return {pos for e in cascade.einsums if e.name == tensor
-            for pos, index in enumerate(e.output.indices)
-            if classify_index(index, iterative).offset != 0}
+    slots: dict[str, set[int]] = {}
+    for e in cascade.einsums:
+        found = slots.setdefault(e.name, set())
+        found.update(pos for pos, index in enumerate(e.output.indices)
+                     if classify_index(index, iterative).offset != 0)
+    return slots
 
 
 def _has_rank(cascade: Cascade, tensor: str, rank: str) -> bool:

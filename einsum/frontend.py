@@ -10,6 +10,7 @@ from einsum.library import library_names, library_path
 from einsum.model import Cascade
 from einsum.parser import parse_text
 from einsum.semantics import build_cascade
+from einsum.textfile import read_text_file
 
 __all__ = ["parse", "load"]
 
@@ -63,6 +64,6 @@ def load(name_or_path: str | Path) -> Cascade:
             known = ", ".join(library_names())
             raise EinsumError(f"no built-in cascade or file named {text_name!r} "
                               f"(built-ins: {known})")
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path, "cascade")
     source = text_name if text_name in library_names() else str(path)
     return parse(text, path.stem, source)

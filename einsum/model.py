@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 __all__ = [
     "IntExpr", "IntConst", "Var", "Size", "IntBinary", "IntCall", "IntTensor",
@@ -582,6 +583,21 @@ class Cascade:
     partitions: tuple[Partition, ...] = ()
     size_exprs: tuple[tuple[str, IntExpr], ...] = ()
 
+    def __hash__(self) -> int:
+        # Analyses are cached on the cascade; hashing its einsums afresh at every cached
+        # call made a 10^4-line cascade take quadratic time, so the hash is computed once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.einsums, self.stops, self.var_ranks, self.tensor_ranks,
+                           self.iterative_vars, self.declared_sizes, self.metadata,
+                           self.partitions, self.size_exprs))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict:
+        # str hashes differ between processes: a pickled cascade must not carry its hash
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         """Return a header value (``# key: value``) or ``default``."""
         return dict(self.metadata).get(key, default)
@@ -638,16 +654,22 @@ class Cascade:
         """Return the rank a variable ranges over."""
         return dict(self.var_ranks).get(var, var.upper())
 
+    def _lookup(self, key: str, build: Any) -> dict:
+        """A dict derived once from the fields (frozen: it never goes stale)."""
+        table = self.__dict__.get(key)
+        if table is None:
+            table = build()
+            object.__setattr__(self, key, table)
+        return table
+
     def ranks_of(self, tensor: str) -> tuple[str, ...]:
         """Return the rank of each position of a tensor."""
-        return dict(self.tensor_ranks)[tensor]
+        return self._lookup("_tensor2ranks", lambda: dict(self.tensor_ranks))[tensor]
 
     def einsum(self, label: str) -> Einsum:
         """Return the Einsum with this label."""
-        for einsum in self.einsums:
-            if einsum.label == label:
-                return einsum
-        raise KeyError(label)
+        label2einsum = self._lookup("_label2einsum", lambda: {e.label: e for e in reversed(self.einsums)})
+        return label2einsum[label]
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.einsums) + "".join(f"\n{s}" for s in self.stops)

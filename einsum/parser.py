@@ -24,6 +24,7 @@ Semantic checks (ranks, iteration spaces, cycles) live in :mod:`einsum.semantics
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from einsum.errors import ParseError
@@ -54,7 +55,16 @@ from einsum.model import (
     int_vars,
 )
 
-__all__ = ["RawEinsum", "RawCascade", "parse_text", "UNARY_FUNCTIONS", "Bare"]
+__all__ = ["RawEinsum", "RawCascade", "parse_text", "UNARY_FUNCTIONS", "Bare", "MAX_EINSUMS",
+           "MAX_DEPTH"]
+
+#: The most Einsums one cascade may hold. Published cascades have tens; the analyses are
+#: roughly linear up to here (4096 Einsums: a few seconds), and a larger file is refused
+#: with a located error rather than analysed for minutes.
+MAX_EINSUMS = 4096
+#: The deepest expression tree accepted (nested parentheses, chains of unary minus, calls
+#: or operators): the parser and every analysis walk expressions recursively.
+MAX_DEPTH = 100
 
 #: Unary functions the value language knows (executor and op counter agree on these).
 UNARY_FUNCTIONS = ("exp", "log", "sqrt", "sigmoid", "tanh", "relu", "elu", "abs", "neg",
@@ -156,19 +166,70 @@ def parse_text(text: str, source: str = "<string>") -> RawCascade:
         body, _, comment = full_line.partition("#")
         if not body.strip():
             if in_header and comment:
-                _header_comment(raw, comment)
+                _header_comment(raw, comment, line_no)
             continue
         in_header = False
         tokens = tokenize(body.rstrip(), source, line_no)
-        section = _statement(raw, _Cursor(tokens, source, line_no), section, body.strip())
+        section = _checked_statement(raw, _Cursor(tokens, source, line_no), section, body.strip())
     return raw
 
 
-def _header_comment(raw: RawCascade, comment: str) -> None:
+def _checked_statement(raw: RawCascade, cur: _Cursor, section: str, text: str) -> str:
+    """:func:`_statement` within the size limits (:data:`MAX_EINSUMS`, :data:`MAX_DEPTH`)."""
+    if len(raw.einsums) >= MAX_EINSUMS and not _is_label(cur):
+        raise ParseError(f"more than {MAX_EINSUMS} Einsums in one cascade; expected at most "
+                         f"{MAX_EINSUMS}", cur.source, cur.line, 1)
+    count = len(raw.einsums) + len(raw.stops) + len(raw.sizes) + len(raw.inputs)
+    try:
+        section = _statement(raw, cur, section, text)
+    except RecursionError:
+        depth = MAX_DEPTH + 1
+    else:
+        added = [*raw.einsums, *raw.stops, *raw.sizes, *raw.inputs][count:]
+        depth = max((_depth(node) for node in added), default=0)
+    if depth > MAX_DEPTH:
+        raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels of "
+                         f"parentheses, operators or calls); expected at most {MAX_DEPTH}; "
+                         "split it into several Einsums", cur.source, cur.line, 1)
+    return section
+
+
+def _depth(root: object) -> int:
+    """Depth of a parsed tree of dataclasses and tuples, walked without recursion."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (tuple, list)):
+            stack.extend((child, depth) for child in node)
+        elif dataclasses.is_dataclass(node):
+            deepest = max(deepest, depth + 1)
+            stack.extend((getattr(node, f.name), depth + 1) for f in dataclasses.fields(node))
+    return deepest
+
+
+def _header_comment(raw: RawCascade, comment: str, line: int) -> None:
     key, sep, value = comment.partition(":")
     key = key.strip().lower()
     if sep and key in _META_KEYS:
         raw.metadata[key] = value.strip()
+        _check_header(key, value.strip(), raw.source, line)
+
+
+def _check_header(key: str, value: str, source: str, line: int) -> None:
+    """Header values that tools read as numbers or names must be well formed."""
+    if key == "passes" and not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ParseError(f"header '# passes: {value}': expected a positive integer such as 3",
+                         source, line, 1)
+    if key == "sizes":
+        for item in value.replace(",", " ").split():
+            name, sep, number = item.partition("=")
+            if not (sep and name.isidentifier() and number.isascii() and number.isdigit()
+                    and int(number) > 0):
+                raise ParseError(f"header '# sizes:' item {item!r}: expected NAME=INTEGER with a "
+                                 "positive integer, such as M=64", source, line, 1)
+    if key in ("rank", "query") and not (value.isascii() and value.isidentifier()):
+        raise ParseError(f"header '# {key}: {value}': expected one rank variable such as m",
+                         source, line, 1)
 
 
 def _statement(raw: RawCascade, cur: _Cursor, section: str, text: str) -> str:
@@ -245,6 +306,9 @@ def _einsum(cur: _Cursor, section: str, text: str) -> RawEinsum:
     filters: list[Filter] = []
     reduce_op, reduce_vars = "+", None
     while cur.tok.text in (":", "::", "where"):
+        if cur.tok.text == "::" and reduce_vars is not None:
+            cur.error("an Einsum has one reduction; expected one '::' (reduce several ranks "
+                      "with one operator, as in ':: max(m0, m1)')")
         if cur.take().text == "::":
             reduce_op, reduce_vars = _reduction(cur)
         else:
@@ -421,7 +485,10 @@ def _intterm(cur: _Cursor) -> IntExpr:
         op = cur.take()
         if op.text == "/":
             cur.error("use '//' for integer division in an index or filter", op)
-        node = IntBinary(op.text, node, _intunary(cur))
+        right = _intunary(cur)
+        if op.text in ("//", "%") and isinstance(right, IntConst) and right.value == 0:
+            cur.error(f"'{op.text} 0' divides by zero; expected a positive divisor", op)
+        node = IntBinary(op.text, node, right)
     return node
 
 
@@ -434,7 +501,7 @@ def _intunary(cur: _Cursor) -> IntExpr:
 def _intatom(cur: _Cursor) -> IntExpr:
     tok = cur.take()
     if tok.kind == "NUM":
-        if not tok.text.isdigit():
+        if not (tok.text.isascii() and tok.text.isdigit()):
             cur.error("expected an integer", tok)
         return IntConst(int(tok.text))
     if tok.text == "(":

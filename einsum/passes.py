@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import networkx as nx
 
+from einsum.errors import EinsumError
 from einsum.graph import cascade_graph, forward_order, reads_of
 from einsum.model import Cascade
 from einsum.roles import rank_roles
@@ -103,6 +104,7 @@ def pass_analysis(cascade: Cascade, rank: str | None = None) -> PassReport:
     ['GM', 'SD']
     """
     rank = (rank or rank_roles(cascade).key or "").upper()
+    _check_rank(cascade, rank)
     graph = cascade_graph(cascade, rank)
     roots = _tensor_roots(cascade, graph, rank)
     levels: dict[str, int] = {}
@@ -115,6 +117,15 @@ def pass_analysis(cascade: Cascade, rank: str | None = None) -> PassReport:
     passes = max((levels[n] for n in traversing), default=0)
     return PassReport(cascade.name, rank, passes, _groups(graph, levels), tuple(barriers),
                       tuple(levels.items()), traversing)
+
+
+def _check_rank(cascade: Cascade, rank: str) -> None:
+    """A pass rank the cascade lacks would report 0 passes over it: refuse it instead."""
+    known = {r for _, ranks in cascade.tensor_ranks for r in ranks} | {r for _, r in cascade.var_ranks}
+    known.discard("?")
+    if rank and rank not in known:
+        raise EinsumError(f"{cascade.source}: rank {rank!r} is not a rank of cascade "
+                          f"{cascade.name!r}; expected one of {', '.join(sorted(known))}")
 
 
 def _level(graph: nx.DiGraph, label: str, levels: dict[str, int],

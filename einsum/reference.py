@@ -315,3 +315,8 @@ def _register_all() -> None:
 
 
 _register_all()
+
+
+# The backward-pass references live in their own module; importing it here registers them
+# wherever REFERENCES is read (it imports this module's names, all defined by now).
+from einsum import gradients  # noqa: E402,F401

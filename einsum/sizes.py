@@ -8,15 +8,28 @@ once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from einsum.errors import ShapeError
-from einsum.model import Cascade, IntBinary, IntCall, IntConst, IntExpr, IntTensor, Partition, Size, Var
+from einsum.model import (
+    Cascade,
+    IntBinary,
+    IntCall,
+    IntConst,
+    IntExpr,
+    IntTensor,
+    Partition,
+    Size,
+    SizeRef,
+    Var,
+)
 
-__all__ = ["resolve_sizes", "derive_sizes", "parse_size_assignments", "eval_int", "var_size"]
+__all__ = ["resolve_sizes", "derive_sizes", "parse_size_assignments", "eval_int", "var_size",
+           "size_symbols", "check_size_names", "check_partition_sizes"]
 
 
 def parse_size_assignments(text: str | None) -> dict[str, int]:
@@ -30,7 +43,8 @@ def parse_size_assignments(text: str | None) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in (text or "").replace(",", " ").split():
         name, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit() or not name.strip() or int(value) <= 0:
+        digits = value.strip()
+        if not sep or not (digits.isascii() and digits.isdigit()) or not name.strip() or int(value) <= 0:
             raise ShapeError(f"size {item!r}: expected NAME=INTEGER with a positive integer, "
                              f"such as M=64")
         out[name.strip()] = int(value)
@@ -184,3 +198,81 @@ def eval_int(expr: IntExpr, env: Mapping[str, Any], sizes: Mapping[str, Any],
             return np.minimum(np.maximum(args[0], args[1]), args[2])
         return (np.minimum if expr.func == "min" else np.maximum)(args[0], args[1])
     raise TypeError(f"not an integer expression: {expr!r}")
+
+
+def size_symbols(cascade: Cascade) -> frozenset[str]:
+    """Every name a size may be given for: the ranks and the size symbols the text uses.
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> sorted(size_symbols(load("attention-1pass")))
+    ['E', 'F', 'M', 'M0', 'M1', 'P']
+    """
+    names = {r for _, ranks in cascade.tensor_ranks for r in ranks if r != "?"}
+    names |= {r for _, r in cascade.var_ranks}
+    names |= {n for n, _ in cascade.declared_sizes} | {n for n, _ in cascade.size_exprs}
+    stack: list[Any] = [cascade.einsums, cascade.stops, cascade.partitions, cascade.size_exprs]
+    while stack:  # every Size / SizeRef node, walked without recursion
+        node = stack.pop()
+        if isinstance(node, (tuple, list)):
+            stack.extend(node)
+        elif isinstance(node, (Size, SizeRef)):
+            names.add(node.name)
+        elif dataclasses.is_dataclass(node):
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+    return frozenset(names)
+
+
+def check_size_names(cascade: Cascade, sizes: Mapping[str, Any]) -> None:
+    """Refuse a size for a name the cascade never uses (a typo would be silently ignored).
+
+    Raises
+    ------
+    ShapeError
+        Naming the unknown symbol and the known ones.
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> check_size_names(load("attention-3pass"), {"ZZ": 3})
+    Traceback (most recent call last):
+    ...
+    einsum.errors.ShapeError: size ZZ=3: ... has no rank or size symbol ZZ; expected one of E, F, M, P
+    """
+    known = size_symbols(cascade)
+    for name, value in sizes.items():
+        if name not in known:
+            raise ShapeError(f"size {name}={value}: cascade {cascade.name} has no rank or size "
+                             f"symbol {name}; expected one of {', '.join(sorted(known))}")
+
+
+def check_partition_sizes(cascade: Cascade, given: Mapping[str, Any]) -> None:
+    """Refuse a partition whose root and parts are all given but disagree (``M1`` vs ``M``, ``M0``).
+
+    The outermost part must be ``ceil(root / product of the others)``: fewer parts cannot hold
+    the root, more would hold chunks that are wholly past its end.
+
+    Examples
+    --------
+    >>> from einsum import load
+    >>> check_partition_sizes(load("attention-1pass"), {"M": 64, "M0": 16, "M1": 4})
+    >>> check_partition_sizes(load("attention-1pass"), {"M": 64, "M0": 16, "M1": 2})
+    Traceback (most recent call last):
+    ...
+    einsum.errors.ShapeError: sizes M1=2, M=64, M0=16 disagree: ... needs M1 = ceil(M / M0) = 4
+    """
+    for partition in cascade.partitions:
+        names = (partition.root, *partition.parts)
+        if not all(isinstance(given.get(n), (int, np.integer)) for n in names):
+            continue
+        top, *inner = partition.parts
+        rest = 1
+        for name in inner:
+            rest *= int(given[name])
+        wanted = -(-int(given[partition.root]) // rest)
+        if int(given[top]) != wanted:
+            shown = ", ".join(f"{n}={given[n]}" for n in (top, partition.root, *inner))
+            raise ShapeError(f"sizes {shown} disagree: partitioning {partition.root} into "
+                             f"{', '.join(partition.parts)} needs "
+                             f"{top} = ceil({partition.root} / {' * '.join(inner) or '1'}) = {wanted}")

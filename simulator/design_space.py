@@ -52,7 +52,7 @@ from simulator.gpu.model import predict_batch, resolve
 from simulator.gpu.resources import RESOURCE_ORDER, binding_index
 from simulator.grouping import column_codes, group_rows
 from simulator.hardware import list_gpus, load_gpu
-from simulator.workload import KV_DTYPES, get_model
+from simulator.workload import KV_DTYPES, check_int64_work, get_model
 
 __all__ = ["ATTENTION_DEFAULTS", "ATTENTION_METRICS", "evaluate_attention"]
 
@@ -87,12 +87,17 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     """
     rows = chunk.reset_index(drop=True)
     _check_categories(rows)
+    _check_hardware(rows["hardware"])
     shapes = {name: get_model(str(name)) for name in rows["model"].unique()}
     seq_len = rows["seq_len"].to_numpy()
     prefill = (rows["phase"] == "prefill").to_numpy()
     numbers = {"batch": rows["batch"].to_numpy(), "seq_len": seq_len,
                "seq_q": np.where(prefill, seq_len, 1).astype(np.int64), "prefill": prefill,
                "window": rows["window"].to_numpy(), "array": rows["array"].to_numpy()}
+    for name, shape in shapes.items():
+        mine = (rows["model"] == name).to_numpy()
+        check_int64_work(numbers["batch"][mine] * shape.heads, numbers["seq_q"][mine],
+                         seq_len[mine], shape.head_dim, f"model {name!r}, column 'seq_len'")
     size_columns = _size_columns(rows)
     size = len(rows)
     metrics = {name: np.full(size, np.nan) for name in ATTENTION_METRICS if name not in _TEXT}
@@ -170,6 +175,18 @@ def _tdp(hardware: str) -> float:
         return float("nan")
     watts = load_gpu(hardware).tdp_watts
     return float("nan") if watts is None else float(watts)
+
+
+def _check_hardware(column: pd.Series) -> None:
+    """Every name is a GPU of the catalogue or a spatial design ("v100" is neither)."""
+    from simulator.spatial.designs import list_designs
+
+    known = _gpu_names() | {d.lower() for d in list_designs()}
+    for name in pd.unique(column):
+        if str(name).lower() not in known:
+            raise SpecError(f"column 'hardware': unknown hardware {str(name)!r}; expected a GPU "
+                            f"({', '.join(sorted(_gpu_names()))}) or an accelerator design "
+                            f"({', '.join(list_designs())})")
 
 
 @lru_cache(maxsize=1)

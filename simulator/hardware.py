@@ -360,11 +360,17 @@ def _check_keys(label: str, doc: Mapping[str, Any]) -> None:
                                 f"{', '.join(sorted(allowed))}")
 
 
+#: The largest value a spec quantity may give in its own unit (specs give ~1e5 at most).
+_MAX_VALUE = 1e15
+
+
 def _number(label: str, path: str, value: Any, integer: bool) -> float:
     """Check that ``value`` is a positive finite number (an integer if ``integer``)."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value) or value <= 0:
         raise _fail(label, f"{path}.value", "a positive number", value)
+    if value > _MAX_VALUE:  # keeps every product the model forms far inside int64 and float
+        raise _fail(label, f"{path}.value", f"a number at most {_MAX_VALUE:.0e} in its unit", value)
     if integer and value != int(value):
         raise _fail(label, f"{path}.value", "an integer", value)
     return float(value)

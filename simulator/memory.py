@@ -8,8 +8,7 @@ Examples
 from __future__ import annotations
 
 import os
-
-import numpy as np
+import sys
 
 __all__ = ["no_huge_page_stalls"]
 
@@ -25,6 +24,10 @@ def no_huge_page_stalls() -> None:
     wins. The ``einsim`` command calls this at start; scripts may too.
     """
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
+    np = sys.modules.get("numpy")
+    if np is None:  # numpy reads this when it is imported: the CLI need not import it now
+        os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
         return
     core = getattr(np, "_core", None) or getattr(np, "core", None)
     setter = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)

@@ -28,14 +28,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import numpy as np
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import SpecError
 
 __all__ = [
     "INPUT_DTYPES",
     "KV_DTYPES",
     "AttentionProblem",
+    "MAX_WORK",
+    "check_int64_work",
     "KVFormat",
     "MLAShape",
     "ModelShape",
@@ -92,6 +96,29 @@ def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise SpecError(f"{what}: expected a positive integer; got {value!r}")
     return int(value)
+
+
+#: The most multiply-accumulates one problem may count, B·H·P·M·E < 2^61, so that FLOP and
+#: element counts (4·B·H·P·M·E and smaller products) stay exact in int64.
+MAX_WORK = 2**61
+
+
+def check_int64_work(batch_heads: Any, seq_q: Any, seq_kv: Any, head_dim: Any, context: str) -> None:
+    """Refuse sizes whose product B·H·P·M·E overflows the model's int64 counts (scalars or arrays).
+
+    Examples
+    --------
+    >>> check_int64_work(1, 10**15, 10**15, 64, "predict")
+    Traceback (most recent call last):
+    ...
+    simulator.errors.SpecError: predict: B*H*P*M*E = 6.4e+31 multiply-accumulates; ...
+    """
+    work = (np.asarray(batch_heads, dtype=float) * np.asarray(seq_q, dtype=float)
+            * np.asarray(seq_kv, dtype=float) * np.asarray(head_dim, dtype=float))
+    worst = float(np.max(work)) if np.size(work) else 0.0
+    if not worst < MAX_WORK:
+        raise SpecError(f"{context}: B*H*P*M*E = {worst:.2g} multiply-accumulates; the model counts "
+                        f"in int64 and accepts at most 2^61 ({MAX_WORK:.2g}): expected smaller sizes")
 
 
 def _optional_int(value: Any, what: str) -> int | None:
@@ -188,6 +215,8 @@ class AttentionProblem:
         object.__setattr__(self, "head_dim_v", _positive_int(head_dim_v, f"{context}: key "
                                                              "'head_dim_v'"))
         _check_groups(self.heads, self.kv_heads, context)
+        check_int64_work(self.batch * self.heads, self.seq_q, self.seq_kv,
+                         max(self.head_dim_qk, self.v_dim), context)
         _optional_int(self.page_size, f"{context}: key 'page_size'")
         dtype = _dtype(self.dtype, INPUT_DTYPES, f"{context}: key 'dtype'")
         kv_dtype = dtype if self.kv_dtype is None else self.kv_dtype
@@ -530,11 +559,18 @@ _HF_REQUIRED = ("d_model", "heads", "layers")
 _MLA_KEYS = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 
+#: The largest dimension a model config may give (2^31): real ones are below 10^6.
+_MAX_CONFIG_INT = 2**31
+
+
 def _hf_value(label: str, config: Mapping[str, Any], name: str) -> int | None:
     """First present, non-null HF key for ``name``, validated as a positive integer."""
     for key in _HF_KEYS[name]:
         if config.get(key) is not None:
-            return _positive_int(config[key], f"{label}: key '{key}'")
+            value = _positive_int(config[key], f"{label}: key '{key}'")
+            if value > _MAX_CONFIG_INT:
+                raise SpecError(f"{label}: key '{key}': expected at most {_MAX_CONFIG_INT}; got {value}")
+            return value
     if name in _HF_REQUIRED:
         first, *others = _HF_KEYS[name]
         raise SpecError(f"{label}: missing key '{first}' (also accepted: {', '.join(others)}): "
@@ -547,7 +583,7 @@ def _read_json(path: Path, label: str) -> Mapping[str, Any]:
     if not path.is_file():
         raise SpecError(f"{label}: config file not found")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(read_text_file(path, "config.json", SpecError))
     except json.JSONDecodeError as err:
         raise SpecError(f"{label}: line {err.lineno}, column {err.colno}: malformed JSON: "
                         f"{err.msg}") from None

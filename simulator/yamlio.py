@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import SpecError
 
 __all__ = ["read_yaml"]
@@ -31,10 +32,7 @@ def read_yaml(path: Path, what: str = "YAML file") -> Any:
     ...
     simulator.errors.SpecError: broken.yaml: line 2, column 1: malformed YAML: ...
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
+    text = read_text_file(path, what, SpecError)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -8,7 +8,6 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
 import typer
 
 from einsum.errors import EinsumError
@@ -46,9 +45,12 @@ def to_jsonable(value: Any) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> to_jsonable({"a": np.float64(1.5), "b": (1, 2), "c": float("inf")})
     {'a': 1.5, 'b': [1, 2], 'c': None}
     """
+    import numpy as np  # here, not at start-up: `einsim --help` should not load numpy
+
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -20,6 +20,7 @@ import typer
 
 import einsum
 from einsum import Cascade
+from einsum.sizes import check_size_names
 from simulator.binding import bind
 from simulator.cli._common import emit_json, fail, handle_errors
 from simulator.errors import SpecError
@@ -40,7 +41,9 @@ def _dims(text: str | None, option: str) -> tuple[int, ...] | None:
     if text is None:
         return None
     parts = text.strip().lower().split("x")
-    if not 1 <= len(parts) <= 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    # ASCII digits only: '2²'.isdigit() is true, but int() refuses it
+    if not 1 <= len(parts) <= 3 or not all(
+            p.strip().isascii() and p.strip().isdigit() and int(p) > 0 for p in parts):
         raise SpecError(f"--{option}: expected 1 to 3 positive integers joined by 'x' "
                         f"(e.g. 30x48x80), got {text!r}")
     return tuple(int(p) for p in parts)
@@ -182,7 +185,7 @@ def _sizes(opts: ProblemOptions) -> dict[str, int]:
     """``--size NAME=INT`` values."""
     sizes = {}
     for name, value in _named_values(opts.size, "--size").items():
-        if not value.isdigit() or int(value) <= 0:
+        if not (value.isascii() and value.isdigit()) or int(value) <= 0:
             raise SpecError(f"--size {name}={value}: expected a positive integer")
         sizes[name] = int(value)
     return sizes
@@ -262,6 +265,8 @@ def build_request(opts: ProblemOptions, hw: str | None) -> Request:
     gna = _is_gna(opts)
     cascade, flag_sizes = _cascade_mask(cascade, opts, gna)
     sizes = {**flag_sizes, **sizes}
+    if cascade is not None:
+        check_size_names(cascade, sizes)
     layout = _dims(opts.layout, "layout")
     tokens = math.prod(layout) if layout else None
     # a mask flag chose a cascade above; without a cascade (--accel's own) it stays a flag

@@ -30,7 +30,7 @@ __all__ = ["register", "speedup"]
 def _parse_dims(text: str, option: str) -> tuple[int, ...]:
     """Parse ``30x48x80`` (or ``128``) into positive ints; SpecError naming the option."""
     parts = text.strip().lower().split("x")
-    if not 1 <= len(parts) <= 3 or not all(p.strip().isdigit() for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         raise SpecError(
             f"--{option}: expected 1 to 3 positive integers joined by 'x' (e.g. 30x48x80), "
             f"got {text!r}"

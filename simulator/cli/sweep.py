@@ -42,6 +42,11 @@ def sweep(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="No progress bar and no summary on the terminal.")
     ] = False,
+    max_points: Annotated[
+        int | None,
+        typer.Option("--max-points", min=1,
+                     help="Refuse grids larger than this (default: the spec's max_points, else 1e8)."),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document describing the results.")
     ] = False,
@@ -55,6 +60,7 @@ def sweep(
         scheduler=scheduler,
         resume=resume,
         progress=False if quiet else None,
+        max_points=max_points,
     )
     if json_output:
         emit_json(result.to_dict())

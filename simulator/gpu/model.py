@@ -51,7 +51,7 @@ from simulator.gpu.masks import mask_pairs, mask_plan
 from simulator.gpu.plan import CascadePlan, plan_cascade
 from simulator.gpu.profiles import KernelProfile, auto_profile, check_profile, load_profile
 from simulator.gpu.resources import RESOURCE_ORDER, SMRates, binding, sm_rates
-from simulator.gpu.tiling import StepCounts, ceil_div, rule_tiles
+from simulator.gpu.tiling import StepCounts, ceil_div, no_fit_reason, rule_tiles
 from simulator.hardware import GPUSpec, load_gpu
 from simulator.prediction import KernelRecord, Prediction
 from simulator.workload import INPUT_DTYPES, KV_DTYPES, AttentionProblem
@@ -652,6 +652,10 @@ def predict(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLike[str
     kv_heads = shared_kv_heads(c, problem.heads, given)
     shapes = _one_problem(problem, masks, tiles, extra, (qk, v, kv_heads), tensors)
     row = evaluate_shapes(gpu, c, prof, shapes, masks.pairs if masks else None).row(0)
+    if not np.isfinite(row.time_s) and int(np.asarray(row.extra["occupancy"])) == 0:
+        # a tiled kernel no SM can hold: say why instead of printing "inf s, 0 TFLOP/s"
+        raise SpecError(no_fit_reason(gpu.name, int(row.extra["q_tile"]), int(row.extra["kv_tile"]),
+                                      float(row.buffer_bytes), gpu.smem_bytes_per_cta))
     kernels = tuple(_scalar_record(k) for k in row.kernels if k.time_s > 0)
     pred = _replace_prediction(row, kernels)
     return replace(pred, fits_in_memory=bool(pred.fits_in_memory),

@@ -32,6 +32,7 @@ __all__ = [
     "fit_kv_tile",
     "floor_sum",
     "l2_miss_fraction",
+    "no_fit_reason",
     "occupancy",
     "rule_threads",
     "rule_tiles",
@@ -256,6 +257,26 @@ def occupancy(smem_per_cta: Any, smem_per_sm: float, smem_limit: float, register
     occ = np.minimum(np.minimum(by_smem, by_regs), max_ctas)
     occ = np.where(smem_per_cta > smem_limit, 0, occ).astype(np.int64)
     return occ if np.ndim(occ) else int(occ)
+
+
+def no_fit_reason(hardware: str, q_tile: int, kv_tile: int, smem_per_cta: float,
+                  smem_limit: float) -> str:
+    """Why one CTA of a kernel fits on no SM (occupancy 0), as one line for the user.
+
+    Examples
+    --------
+    >>> no_fit_reason("h100-sxm5", 128, 16, 2.6e8, 232448)  # doctest: +ELLIPSIS
+    'no tile fits on h100-sxm5: one CTA with a 128-query x 16-key tile (the smallest ...) needs 2.6e+08 B ...'
+    """
+    smallest = " (the smallest key tile)" if kv_tile <= 16 else ""
+    tiles = f"a {q_tile}-query x {kv_tile}-key tile{smallest}"
+    if smem_per_cta > smem_limit:
+        return (f"no tile fits on {hardware}: one CTA with {tiles} needs {smem_per_cta:.3g} B of "
+                f"shared memory, and a CTA may use {smem_limit:.6g} B; expected a smaller head dim "
+                "or query tile")
+    return (f"no tile fits on {hardware}: one CTA with {tiles} fits in shared memory, but its "
+            "registers (threads x registers per thread) exceed one SM's register file; expected "
+            "a profile with fewer threads or registers")
 
 
 def split_count(ctas: Any, slots: Any, kv_tiles: Any, max_splits: float,

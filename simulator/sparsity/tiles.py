@@ -556,9 +556,29 @@ def count_tiles(config: SparsityConfig, tiles: TileConfig) -> TileCounts:
     >>> counts.max_visited, counts.n_kv_tiles, counts.total_partial
     (81, 900, 0)
     """
+    _check_tile_count(config, tiles)
     if _is_flattened(config, tiles):
         return _count_flat(config, tiles)
     return _count_multi(config, tiles)
+
+
+#: The most Q or KV tiles counted (2^24): the counter holds a few int64 arrays per tile, and
+#: a layout of 10^12 tokens would otherwise try to allocate tens of GiB.
+MAX_TILES = 2**24
+
+
+def _check_tile_count(config: SparsityConfig, tiles: TileConfig) -> None:
+    """Refuse, before allocating, a layout that gives more than :data:`MAX_TILES` tiles."""
+    layout = tuple(config.layout)
+    for name, tile in (("q", tiles.q_tile), ("kv", tiles.kv_tile)):
+        if len(tile) == len(layout):
+            count = math.prod(-(-n // t) for n, t in zip(layout, tile))
+        else:
+            count = -(-math.prod(layout) // math.prod(tile))
+        if count > MAX_TILES:
+            raise SpecError(f"layout {'x'.join(map(str, layout))} in {name} tiles of "
+                            f"{'x'.join(map(str, tile))} gives {count} tiles; the tile counter "
+                            f"accepts at most {MAX_TILES}: expected a smaller layout or larger tiles")
 
 
 def _multi_visited(config: SparsityConfig, tiles: TileConfig, q_tile: int) -> np.ndarray:

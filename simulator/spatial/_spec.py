@@ -155,6 +155,9 @@ def quantity_with_source(node: Any, kind: str, label: str, path: str,
     if not is_number or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         expected = "a non-negative number" if allow_zero else "a positive number"
         raise SpecError(f"{label}: key '{path}.value': expected {expected}; got {value!r}")
+    if value > 1e15:  # specs give ~1e5 in their unit; more overflows the model's products
+        raise SpecError(f"{label}: key '{path}.value': expected a number at most 1e+15 in its "
+                        f"unit; got {value!r}")
     source = node["source"]
     if not isinstance(source, str) or not source.strip():
         raise SpecError(f"{label}: key '{path}.source': expected a non-empty citation; "

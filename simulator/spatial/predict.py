@@ -139,7 +139,8 @@ def _array_shape(value: Any) -> tuple[int, int]:
         return int(value), int(value)
     if isinstance(value, str):
         parts = value.lower().split("x")
-        if len(parts) in (1, 2) and all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        if len(parts) in (1, 2) and all(p.strip().isascii() and p.strip().isdigit() and int(p) > 0
+                                        for p in parts):
             numbers = [int(p) for p in parts]
             return numbers[0], numbers[-1]
     elif isinstance(value, (tuple, list)) and len(value) == 2:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.errors import SpecError
 from simulator.spatial.designs import Workload, design_attention, design_end_to_end, load_design
 
 __all__ = ["SPATIAL_DEFAULTS", "SPATIAL_METRICS", "evaluate_spatial"]
@@ -74,12 +75,24 @@ def evaluate_spatial(chunk: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_sizes(name: str, values: np.ndarray, whole: bool) -> None:
+    """A PE count is a positive integer, a buffer or a bandwidth a positive number."""
+    bad = ~(np.isfinite(values) & (values > 0))
+    if whole:
+        bad |= np.isfinite(values) & (values != np.round(values))
+    if bad.any():
+        what = "a positive integer (a PE array has whole rows)" if whole else "a positive number"
+        raise SpecError(f"column {name!r}: expected {what}, got {values[bad][0]:g}")
+
+
 def _evaluate_group(rows: pd.DataFrame) -> dict[str, Any]:
     """One vectorised evaluation of rows sharing design, model and scope."""
     first = rows.iloc[0]
     design = load_design(str(first["design"]))
     overrides = {name: rows[name].to_numpy(dtype=float) for name in _OVERRIDES
                  if name in rows.columns}
+    for name, values in overrides.items():
+        _check_sizes(name, values, whole=name in ("rows", "cols", "pes_1d"))
     if "cols" in overrides and "pes_1d" not in overrides:
         overrides["pes_1d"] = overrides["cols"]  # one 1-D PE per query column
     for name in _CATEGORICAL_OVERRIDES:

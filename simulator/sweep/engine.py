@@ -49,7 +49,7 @@ from simulator.sweep.expand import (
 from simulator.sweep.outputs import OutputReport, pareto_flags, write_outputs
 from simulator.sweep.progress import ProgressBar
 from simulator.sweep.registry import EvaluateFn, EvaluatorEntry, get_evaluator
-from simulator.sweep.spec import SweepSpec, find_spec, load_spec, spec_hash
+from simulator.sweep.spec import SweepSpec, check_axis_types, check_grid_size, find_spec, load_spec, spec_hash
 from simulator.sweep.store import ChunkStore, Manifest
 from simulator.sweep.tables import concat_chunks
 
@@ -155,7 +155,8 @@ class SweepResult:
         }
 
 
-def plan_sweep(spec: SweepSpec | str | Path, *, probe: bool = True) -> SweepPlan:
+def plan_sweep(spec: SweepSpec | str | Path, *, probe: bool = True,
+               max_points: int | None = None) -> SweepPlan:
     """Validate a spec and build its plan.
 
     Parameters
@@ -182,7 +183,9 @@ def plan_sweep(spec: SweepSpec | str | Path, *, probe: bool = True) -> SweepPlan
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(find_spec(spec))
+    check_grid_size(spec, max_points)
     entry = get_evaluator(spec.evaluator)
+    check_axis_types(spec, entry.defaults)
     grid = build_grid(spec)
     defaults = {name: value for name, value in entry.defaults.items() if name not in spec.axis_names}
     plan = SweepPlan(
@@ -289,6 +292,7 @@ def run_sweep(
     resume: bool = False,
     progress: bool | None = None,
     plots: bool = True,
+    max_points: int | None = None,
 ) -> SweepResult:
     """Run a sweep, storing each chunk atomically, then write tables and plots.
 
@@ -302,6 +306,8 @@ def run_sweep(
         Keep the chunks finished by an earlier run of the same spec.
     progress, plots : bool, optional
         Progress bar on stderr (default: if it is a terminal); PNG plots (default True).
+    max_points : int, optional
+        Refuse grids larger than this (default: the spec's ``max_points``, else 10^8).
 
     Returns
     -------
@@ -314,7 +320,9 @@ def run_sweep(
         resuming another spec's output; else a bad executor choice or evaluator.
     """
     started = time.perf_counter()
-    plan = spec if isinstance(spec, SweepPlan) else plan_sweep(spec)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise SpecError(f"--out {out_dir}: is a file; expected a folder for the results")
+    plan = spec if isinstance(spec, SweepPlan) else plan_sweep(spec, max_points=max_points)
     store = ChunkStore(out_dir)
     with make_executor(executor, workers=workers, scheduler=scheduler) as runner:
         done = store.start(_manifest(plan), resume=resume)
@@ -370,7 +378,16 @@ def _evaluate_frame(job: ChunkJob, frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.reset_index(drop=True)
     if len(frame) == 0:
         return frame.assign(feasible=np.zeros(0, dtype=bool))
-    result = job.evaluate(frame.copy(deep=not _COPY_ON_WRITE))
+    try:
+        result = job.evaluate(frame.copy(deep=not _COPY_ON_WRITE))
+    except SpecError as err:  # a value the evaluator refuses: name the spec it came from
+        raise SpecError(f"{job.source}: {err}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        if ":" not in job.evaluator:
+            raise  # a built-in evaluator's failure is a bug, not bad input
+        raise SimulatorError(f"evaluator {job.evaluator!r} failed on a chunk of {len(frame)} rows "
+                             f"({type(err).__name__}: {' '.join(str(err).split())}); expected "
+                             "evaluate(chunk: DataFrame) -> DataFrame with metric columns") from None
     if not isinstance(result, pd.DataFrame) or len(result) != len(frame):
         raise SimulatorError(
             f"evaluator {job.evaluator!r} must return a DataFrame with the {len(frame)} rows "
@@ -404,6 +421,8 @@ def _probe(plan: SweepPlan) -> None:
         _check_column(table, objective.column, spec, f"objectives[{i}].column", numeric=True)
     for i, column in enumerate(spec.pareto_by):
         _check_column(table, column, spec, f"pareto_by[{i}]", numeric=False)
+    for i, column in enumerate(spec.show):
+        _check_column(table, column, spec, f"show[{i}]", numeric=False)
 
 
 def _check_column(table: pd.DataFrame, column: str, spec: SweepSpec, key: str, numeric: bool) -> None:

@@ -29,6 +29,7 @@ simulator.errors.SpecError: evaluator 'no-such-model' is not registered; known: 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,4 +200,11 @@ def _import_function(reference: str) -> EvaluateFn:
     function = getattr(module, attribute, None)
     if not callable(function):
         raise SpecError(f"evaluator {reference!r}: {module_name} has no function {attribute!r}")
+    try:  # checked here: a wrong signature would fail later, deep inside a chunk
+        inspect.signature(function).bind(object())
+    except TypeError:
+        raise SpecError(f"evaluator {reference!r}: expected a function evaluate(chunk) taking one "
+                        f"DataFrame, got {attribute}{inspect.signature(function)}") from None
+    except ValueError:
+        pass  # a builtin without a signature: the engine checks what it returns
     return function

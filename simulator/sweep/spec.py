@@ -55,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import SpecError
 from simulator.pareto import Objective
 
@@ -64,6 +65,9 @@ __all__ = [
     "RESERVED_COLUMNS",
     "SweepSpec",
     "builtin_spec_names",
+    "check_axis_types",
+    "check_grid_size",
+    "grid_points",
     "find_spec",
     "load_spec",
     "parse_spec",
@@ -72,12 +76,14 @@ __all__ = [
 
 #: Grid points per chunk when the spec does not say.
 DEFAULT_CHUNK_SIZE = 65_536
+#: The largest grid run without ``max_points:`` in the spec or ``--max-points``.
+DEFAULT_MAX_POINTS = 100_000_000
 #: Columns the engine adds to every table; axes may not use these names.
 RESERVED_COLUMNS = ("point", "feasible", "pareto")
 
 _KEYS = (
     "name", "evaluator", "axes", "zip", "filters", "objectives", "pareto_by", "constraints",
-    "chunk_size", "show",
+    "chunk_size", "show", "max_points",
 )  # fmt: skip
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -105,6 +111,7 @@ class SweepSpec:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     show: tuple[str, ...] = ()
     source: str = field(default="<spec>", compare=False)
+    max_points: int = field(default=DEFAULT_MAX_POINTS, compare=False)  # a guard, not a result
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -151,10 +158,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     'synthetic'
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read the sweep spec ({err.strerror or err})") from None
+    text = read_text_file(path, "sweep spec", SpecError)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -207,6 +211,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
         chunk_size=check.positive_int(data.get("chunk_size", DEFAULT_CHUNK_SIZE), "chunk_size"),
         show=tuple(check.names(data.get("show"), "show")),
         source=source,
+        max_points=check.positive_int(data.get("max_points", DEFAULT_MAX_POINTS), "max_points"),
     )
 
 
@@ -394,6 +399,121 @@ def _check_value(check: _Checker, value: Any, path: str) -> None:
             _check_value(check, item, f"{path}[{i}]")
         return
     raise check.fail(path, f"expected a number, string, bool, null, mapping or list, got {_describe(value)}")
+
+
+#: Integers on an axis stay within int64 with room for the products evaluators form.
+_MAX_AXIS_INT = 2**62
+
+
+#: Rates behind the up-front estimate of a refused grid: README "Sweeps" benchmark
+#: (benchmarks/bench_sweep.py: about 1e6 points/s in memory, 241 MB of points.csv per 1e6 points).
+_POINTS_PER_S, _BYTES_PER_POINT = 1.0e6, 241.0
+
+
+def grid_points(spec: SweepSpec) -> int:
+    """Grid points before filters: the product of the axes, a zip group counting once.
+
+    Examples
+    --------
+    >>> grid_points(parse_spec({"name": "x", "evaluator": "e", "axes": {"a": [1, 2], "b": [1, 2, 3]},
+    ...                         "objectives": ["t"]}))
+    6
+    """
+    zipped = {name for group in spec.zip_groups for name in group}
+    length = {axis.name: len(axis.values) for axis in spec.axes}
+    count = 1
+    for name, size in length.items():
+        count *= 1 if name in zipped else size
+    for group in spec.zip_groups:
+        count *= length[group[0]]
+    return count
+
+
+def check_grid_size(spec: SweepSpec, max_points: int | None = None) -> None:
+    """Refuse, before planning, a grid beyond ``max_points`` (the spec's, default 10^8).
+
+    The message gives the estimated time and disk the grid would take.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"name": "x", "evaluator": "e", "axes": {"a": list(range(1000)),
+    ...                    "b": list(range(1000))}, "objectives": ["t"], "max_points": 1000})
+    >>> check_grid_size(spec)
+    Traceback (most recent call last):
+    ...
+    simulator.errors.SpecError: <spec>: 1000000 grid points exceed max_points 1000 ...
+    """
+    limit = spec.max_points if max_points is None else max_points
+    count = grid_points(spec)
+    if count > limit:
+        raise SpecError(f"{spec.source}: {count} grid points exceed max_points {limit} (it would "
+                        f"take about {count / _POINTS_PER_S:.3g} s and "
+                        f"{count * _BYTES_PER_POINT / 1e9:.3g} GB of "
+                        "points.csv); expected a smaller grid, or raise the limit with "
+                        "'max_points:' in the spec or --max-points")
+
+
+def check_axis_types(spec: SweepSpec, defaults: Mapping[str, Any]) -> None:
+    """Axis values must have one type, and the type of the evaluator's default for that column.
+
+    An evaluator's ``defaults`` say what each column it reads holds (``seq_len: 4096`` is an
+    integer, ``hardware: 'h100'`` a name): a value of another type would fail deep inside
+    the model, so it is refused here with the spec file and key.
+
+    Raises
+    ------
+    SpecError
+        Naming ``axes.<column>[i]``, the value, and the type expected.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"name": "x", "evaluator": "e", "axes": {"seq_len": [1024, "many"]},
+    ...                    "objectives": [{"column": "t", "sense": "min"}]}, "s.yaml")
+    >>> check_axis_types(spec, {"seq_len": 4096})
+    Traceback (most recent call last):
+    ...
+    simulator.errors.SpecError: s.yaml: key 'axes.seq_len[1]': expected an integer (as the default 4096), ...
+    """
+    check = _Checker(spec.source)
+    for axis in spec.axes:
+        if axis.name in defaults:
+            for i, value in enumerate(axis.values):
+                _check_typed(check, f"axes.{axis.name}[{i}]", value, defaults[axis.name])
+        kinds = {_kind(v) for v in axis.values} - {"null"}
+        if len(kinds) > 1:
+            raise check.fail(f"axes.{axis.name}", f"mixes {' and '.join(sorted(kinds))} values; "
+                             "expected values of one type")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "nested"
+
+
+def _check_typed(check: _Checker, path: str, value: Any, default: Any) -> None:
+    """One axis value against the evaluator's default for its column."""
+    if isinstance(default, bool):
+        wanted, ok = "true or false", isinstance(value, bool)
+    elif isinstance(default, int):
+        wanted = "an integer"
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and abs(value) >= _MAX_AXIS_INT:
+            raise check.fail(path, f"expected an integer below 2^62, got {value!r}")
+    elif isinstance(default, float):
+        wanted = "a finite number"
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and value == value and abs(value) != float("inf"))
+    elif isinstance(default, str):
+        wanted, ok = "a name (text)", isinstance(value, str)
+    else:
+        return
+    if not ok:
+        raise check.fail(path, f"expected {wanted} (as the default {default!r}), got {value!r}")
 
 
 def _parse_zip(check: _Checker, data: Any, axes: tuple[Axis, ...]) -> tuple[tuple[str, ...], ...]:

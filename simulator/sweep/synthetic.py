@@ -24,6 +24,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from simulator.errors import SpecError
 from simulator.sweep.registry import register_evaluator
 
 __all__ = ["SYNTHETIC_DEFAULTS", "SYNTHETIC_METRICS", "evaluate_synthetic"]
@@ -72,6 +73,13 @@ def evaluate_synthetic(chunk: pd.DataFrame) -> pd.DataFrame:
     (1000.0, 100.0, 'compute')
     """
     col = {name: chunk[name].to_numpy(dtype=float) for name in SYNTHETIC_DEFAULTS if name != "hardware"}
+    for name, values in col.items():
+        # sizes and rates must be positive (units 0 divides by zero), energies may be 0
+        low = 0.0 if name.startswith(("energy", "static")) else np.nextafter(0.0, 1.0)
+        bad = ~(np.isfinite(values) & (values >= low))
+        if bad.any():
+            raise SpecError(f"column {name!r}: expected a {'non-negative' if low == 0 else 'positive'} "
+                            f"number, got {values[bad][0]:g}")
     units = col["units"]
     # Synchronising more units costs a little time and interconnect energy per FLOP.
     compute_time = col["work"] / (col["peak_flops"] * units) * (1.0 + 0.02 * np.log2(units))

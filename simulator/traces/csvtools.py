@@ -215,7 +215,7 @@ _SHAPE = str.maketrans("0123456789", "9999999999")
 def _vote(cell: str) -> str | None:
     """``"point"``/``"comma"`` when a cell reads only with that decimal mark, else None."""
     text = cell.strip()
-    return None if text.isdigit() else _shape_vote(text.translate(_SHAPE))
+    return None if text.isascii() and text.isdigit() else _shape_vote(text.translate(_SHAPE))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -268,7 +268,7 @@ def to_number(cell: str, comma: bool = False, unit: str = "") -> float | None:
         return None
     grouped, plain, group, mark = ((_COMMA_GROUPED, _COMMA_PLAIN, ".", ",") if comma
                                    else (_POINT_GROUPED, _POINT_PLAIN, ",", "."))
-    if text.isdigit():  # the common case: no sign, separator or decimal mark
+    if text.isascii() and text.isdigit():  # the common case: no sign, separator or decimal mark
         pass
     elif grouped.fullmatch(text):
         text = text.replace(group, "")

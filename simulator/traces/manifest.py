@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from einsum.textfile import read_text_file
 from simulator.errors import TraceError
 from simulator.traces.families import is_attention
 from simulator.traces.record import AttentionShape, Trace
@@ -152,12 +153,9 @@ def parse_manifest(text: str, name: str) -> tuple[ManifestRule, ...]:
 def load_manifest(path: str | os.PathLike[str]) -> tuple[ManifestRule, ...]:
     """Read a manifest file (errors name the file and line)."""
     name = os.fspath(path)
-    try:
-        text = Path(name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceError(f"{name}: manifest file not found") from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise TraceError(f"{name}: not a YAML text file") from None
+    if not Path(name).exists():
+        raise TraceError(f"{name}: manifest file not found")
+    text = read_text_file(name, "workload manifest (YAML)", TraceError)
     return parse_manifest(text, Path(name).name)
 
 

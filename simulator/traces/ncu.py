@@ -140,7 +140,7 @@ def _identity(reader: _Reader, table: Table, row: Row) -> _Launch:
                      grid=reader.geometry(table, row, "Grid Size"),
                      block=reader.geometry(table, row, "Block Size"))
     # "Device" is usually the CUDA index; some builds print the device name instead.
-    if device.isdigit():
+    if device.isascii() and device.isdigit():
         launch.device = int(device)
     else:
         launch.device_name = device

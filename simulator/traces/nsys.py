@@ -163,7 +163,8 @@ def _per_launch(cells: _Cells, row: Row) -> tuple[KernelLaunch | None, str]:
     device_cell = cells.text(row, "Device")
     match = _DEVICE.fullmatch(device_cell)
     device_name, device = ((match.group(1), int(match.group(2))) if match else
-                           ("", int(device_cell)) if device_cell.isdigit() else (device_cell, None))
+                           ("", int(device_cell)) if device_cell.isascii() and device_cell.isdigit()
+                           else (device_cell, None))
     launch = KernelLaunch(kernel=name, family=classify(name)[0],
                           duration_s=cells.number(row, ("Duration",), "ns", required=True),
                           start_s=cells.number(row, ("Start",), "ns"), grid=grid,

@@ -51,7 +51,8 @@ def test_passes_over_another_rank():
     cascade = einsum.load("attention-3pass")
     over_e = einsum.pass_analysis(cascade, "e")
     assert over_e.rank == "E" and over_e.passes == 1
-    assert einsum.pass_analysis(cascade, "k").passes == 0   # no Einsum traverses K
+    with pytest.raises(einsum.EinsumError, match="rank 'K' is not a rank of cascade"):
+        einsum.pass_analysis(cascade, "k")   # the cascade has no rank K: an error, not 0 passes
 
 
 def test_complete_edge_without_reread_is_not_a_pass():

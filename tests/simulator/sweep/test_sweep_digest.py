@@ -80,7 +80,7 @@ def test_chunks_stored_without_digests_give_the_same_outputs(tmp_path):
     run_sweep(spec, tmp_path / "a", progress=False, plots=False)
     run_sweep(spec, tmp_path / "b", progress=False, plots=False)
     store = ChunkStore(tmp_path / "b")
-    for path in store.chunk_dir.glob("digest-*.pkl"):
+    for path in store.chunk_dir.glob("digest-*.npz"):
         path.unlink()
     (tmp_path / "b" / "points.csv").unlink()
     result = run_sweep(spec, tmp_path / "b", progress=False, plots=False, resume=True)

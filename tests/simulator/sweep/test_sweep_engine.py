@@ -119,10 +119,11 @@ def test_resume_after_lost_chunks_is_byte_identical(tmp_path):
     out = tmp_path / "out"
     run(make_spec(), out)
     reference = tables(out)
-    for index in (1, 4):
-        (out / "chunks" / f"chunk-{index:06d}.pkl").unlink()
+    for index in (1, 4):  # a lost chunk: its rows, digest and record are gone
+        for path in (out / "chunks").glob(f"*-{index:06d}.*"):
+            path.unlink()
     (out / "points.csv").unlink()
-    stray = out / "chunks" / ".chunk-000002.pkl.tmp-99999"
+    stray = out / "chunks" / ".chunk-000002.npz.tmp-99999"
     stray.write_bytes(b"half a pickle")
     result = run(make_spec(), out, resume=True)
     assert (result.chunks_run, result.chunks_skipped) == (2, 5)
@@ -152,9 +153,9 @@ def test_interrupted_sweep_resumes_to_identical_tables(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run(spec, tmp_path / "broken")
     chunk_files = sorted(p.name for p in (tmp_path / "broken" / "chunks").glob("chunk-*"))
-    assert chunk_files == ["chunk-000000.pkl", "chunk-000001.pkl", "chunk-000002.pkl"]
+    assert chunk_files == [f"chunk-{i:06d}.{ext}" for i in range(3) for ext in ("json", "npz")]
     digests = sorted(p.name for p in (tmp_path / "broken" / "chunks").glob("digest-*"))
-    assert digests == ["digest-000000.pkl", "digest-000001.pkl", "digest-000002.pkl"]
+    assert digests == ["digest-000000.npz", "digest-000001.npz", "digest-000002.npz"]
     assert not (tmp_path / "broken" / "points.csv").exists()
     _CRASH.update(after=None, calls=0)
     result = run(spec, tmp_path / "broken", resume=True)
@@ -199,12 +200,12 @@ def test_killed_process_resumes_to_identical_tables(tmp_path, monkeypatch):
     chunks = tmp_path / "killed" / "chunks"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
-        if chunks.is_dir() and len(list(chunks.glob("chunk-*.pkl"))) >= 3:
+        if chunks.is_dir() and len(list(chunks.glob("chunk-*.json"))) >= 3:
             break
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    done = len(list(chunks.glob("chunk-*.pkl")))
+    done = len(list(chunks.glob("chunk-*.json")))
     assert 3 <= done < 28, child.stderr.read().decode()
     result = run(spec_path, tmp_path / "killed", resume=True)
     assert result.chunks_skipped == done
@@ -225,7 +226,7 @@ def test_fresh_run_replaces_old_chunks_and_outputs(tmp_path):
     axes = {**SPEC["axes"], "hardware": ["a"], "peak_flops": [1.0e13]}
     result = run(make_spec(axes=axes, chunk_size=100), tmp_path, plots=True)
     assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == [
-        "chunk-000000.pkl", "digest-000000.pkl"]
+        "chunk-000000.json", "chunk-000000.npz", "digest-000000.npz"]
     assert not (tmp_path / "roofline_b.png").exists()
     assert result.chunks_run == 1 and result.chunks_skipped == 0
 
