@@ -88,6 +88,7 @@ def evaluate_attention(chunk: pd.DataFrame) -> pd.DataFrame:
     rows = chunk.reset_index(drop=True)
     _check_categories(rows)
     _check_hardware(rows["hardware"])
+    _check_nulls(rows)
     shapes = {name: get_model(str(name)) for name in rows["model"].unique()}
     seq_len = rows["seq_len"].to_numpy()
     prefill = (rows["phase"] == "prefill").to_numpy()
@@ -207,6 +208,15 @@ def _size_columns(rows: pd.DataFrame) -> dict[str, np.ndarray]:
             raise SpecError(f"column '{name}': a cascade size, expected positive integers")
         out[name] = values.astype(np.int64)
     return out
+
+
+def _check_nulls(rows: pd.DataFrame) -> None:
+    """``null`` (blank) only where a column does not apply: ``window`` off window rows."""
+    for column in ("seq_len", "batch"):
+        if rows[column].isna().any():
+            raise SpecError(f"column '{column}': null given; expected a positive integer on every row")
+    if rows["window"].isna().to_numpy()[(rows["mask"] == "window").to_numpy()].any():
+        raise SpecError("column 'window': null on a row with mask 'window'; expected its window in keys")
 
 
 def _check_categories(rows: pd.DataFrame) -> None:

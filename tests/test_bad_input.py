@@ -335,6 +335,10 @@ SPECS = {
     "spatial-zero-cols": (_axes(SPATIAL, cols=[0]), "column 'cols'"),
     "spatial-unknown-design": (_axes(SPATIAL, design=["tpu"]), "tpu"),
     "attention-array-fraction": (_axes(SPEC, hardware=["fusemax"], array=[2.5]), "axes.array[0]"),
+    # null marks a column that does not apply on a row; where it does apply it is an error
+    "null-length": (_axes(SPEC, seq_len=[None, 1024]), "column 'seq_len'"),
+    "null-window-on-window-rows": (_axes(SPEC, mask=["window"], window=[None]), "column 'window'"),
+    "null-array-on-an-array": (_axes(SPEC, hardware=["fusemax"], array=[None]), "column 'rows'"),
 }
 
 

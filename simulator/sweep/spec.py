@@ -456,6 +456,9 @@ def check_grid_size(spec: SweepSpec, max_points: int | None = None) -> None:
 def check_axis_types(spec: SweepSpec, defaults: Mapping[str, Any]) -> None:
     """Axis values must have one type, and the type of the evaluator's default for that column.
 
+    ``null`` is allowed anywhere: it marks a column that does not apply on that row (a
+    window on a dense row), which the tables write blank.
+
     An evaluator's ``defaults`` say what each column it reads holds (``seq_len: 4096`` is an
     integer, ``hardware: 'h100'`` a name): a value of another type would fail deep inside
     the model, so it is refused here with the spec file and key.
@@ -478,7 +481,8 @@ def check_axis_types(spec: SweepSpec, defaults: Mapping[str, Any]) -> None:
     for axis in spec.axes:
         if axis.name in defaults:
             for i, value in enumerate(axis.values):
-                _check_typed(check, f"axes.{axis.name}[{i}]", value, defaults[axis.name])
+                if value is not None:   # null: the column does not apply on that row (blank)
+                    _check_typed(check, f"axes.{axis.name}[{i}]", value, defaults[axis.name])
         kinds = {_kind(v) for v in axis.values} - {"null"}
         if len(kinds) > 1:
             raise check.fail(f"axes.{axis.name}", f"mixes {' and '.join(sorted(kinds))} values; "
