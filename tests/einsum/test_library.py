@@ -263,3 +263,21 @@ def test_neighborhood_window_has_exactly_kx_ky_keys(sizes):
     tokens = sizes["X"] * sizes["Y"]
     assert density * resolved["M1"] * resolved["M0"] == pytest.approx(sizes["KX"] * sizes["KY"])
     assert tokens == resolved["M"] == resolved["P"]
+
+
+def test_shipped_index_is_what_the_library_computes():
+    """einsim cascades lists the shipped index; it must equal the files' own analysis."""
+    import json
+
+    from einsum.library import INDEX, build_index
+
+    assert json.loads(INDEX.read_text(encoding="utf-8")) == build_index(), (
+        "einsum/library/index.json is stale: rerun python -m einsum.library")
+
+
+def test_library_table_recomputes_a_changed_file(monkeypatch):
+    import einsum.library as lib
+
+    monkeypatch.setattr(lib, "_digest", lambda name: "changed")
+    rows = {r["name"]: r for r in lib.library_table()}
+    assert rows["attention-3pass"]["passes"] == 3 and "sha256" not in rows["attention-3pass"]
