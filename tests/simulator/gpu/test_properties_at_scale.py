@@ -1,0 +1,80 @@
+"""The GPU model's invariants over >= 10^4 random configurations each (vectorised).
+
+Hypothesis draws the seed and the GPU; numpy draws 2,500 problems per example, and four
+examples per property cover 10^4 configurations. Each configuration is priced with the
+GPU's auto profile (FA2 on Ampere/Ada, FA3 on Hopper, FA4-style on Blackwell).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.gpu import predict_batch
+from simulator.hardware import load_gpu
+
+N = 2_500
+SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+GPUS = st.sampled_from(["a100", "l40s", "h100", "h200", "b200"])
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _sizes(seed: int, causal: bool | None = None) -> dict:
+    rng = np.random.default_rng(seed)
+    kv, group = rng.choice([1, 2, 8, 32], N), rng.choice([1, 4, 8], N)
+    seq = rng.integers(1, 16_384, N)
+    return dict(batch=rng.integers(1, 9, N), heads=kv * group, kv_heads=kv, seq_q=seq, seq_kv=seq,
+                head_dim=rng.choice([64, 96, 128, 192, 256], N),
+                causal=rng.random(N) < 0.5 if causal is None else causal)
+
+
+@SETTINGS
+@given(SEEDS, GPUS)
+def test_time_is_positive_and_finite(seed, gpu):
+    for cascade in ("attention-1pass", "attention-3pass"):
+        time = predict_batch(gpu, cascade, **_sizes(seed), detail=False).time_s
+        assert np.all(np.isfinite(time)) and np.all(time > 0)
+
+
+@SETTINGS
+@given(SEEDS, GPUS, st.floats(1.1, 4.0))
+def test_more_dram_bandwidth_is_never_slower(seed, gpu, factor):
+    spec = load_gpu(gpu)
+    faster = dataclasses.replace(spec, dram_bytes_per_s=spec.dram_bytes_per_s * factor)
+    sizes = _sizes(seed)
+    base = predict_batch(spec, "attention-1pass", **sizes, detail=False).time_s
+    assert np.all(predict_batch(faster, "attention-1pass", **sizes, detail=False).time_s <= base * (1 + 1e-9))
+
+
+@SETTINGS
+@given(SEEDS, GPUS, st.integers(1, 4096))
+def test_a_longer_dense_sequence_is_never_faster(seed, gpu, extra):
+    sizes = _sizes(seed, causal=False)
+    longer = {**sizes, "seq_q": sizes["seq_q"] + extra, "seq_kv": sizes["seq_kv"] + extra}
+    base = predict_batch(gpu, "attention-1pass", **sizes, detail=False).time_s
+    assert np.all(predict_batch(gpu, "attention-1pass", **longer, detail=False).time_s >= base * (1 - 1e-9))
+
+
+@SETTINGS
+@given(SEEDS, GPUS)
+def test_causal_never_more_work_or_flops_than_dense(seed, gpu):
+    dense = predict_batch(gpu, "attention-1pass", **_sizes(seed, causal=False), detail=False)
+    causal = predict_batch(gpu, "attention-1pass", **_sizes(seed, causal=True), detail=False)
+    assert np.all(causal.flops <= dense.flops)
+    work = ("tensor", "exp", "fp32")
+    assert all(np.all(causal.resource_times_s[r] <= dense.resource_times_s[r] * (1 + 1e-9)) for r in work)
+
+
+@SETTINGS
+@given(SEEDS, GPUS, st.integers(1, 8192))
+def test_a_sliding_window_never_more_flops_than_causal(seed, gpu, window):
+    """Sliding-window attention is causal with a window: at most causal's (and dense's) FLOPs."""
+    sizes = _sizes(seed, causal=True)
+    causal = predict_batch(gpu, "attention-1pass", **sizes, detail=False)
+    sizes.pop("causal")
+    local = predict_batch(gpu, "attention-1pass-window", **sizes, sizes={"W": window}, detail=False)
+    assert np.all(local.flops <= causal.flops * (1 + 1e-12))
