@@ -371,8 +371,38 @@ def _log_scale_if_wide(axes: Any, x: pd.Series, y: pd.Series) -> None:
             axes.minorticks_off()
 
 
+_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"),
+       (1e-6, "µ"), (1e-9, "n"))
+
+
+def si_tick(value: float, _position: Any = None) -> str:
+    """A log-axis tick as a number with an SI prefix: ``1e14`` -> ``'100 T'``.
+
+    Plain text rather than matplotlib's ``10^{14}`` mathtext, which costs a third of a
+    sweep figure's drawing time.
+
+    >>> si_tick(1e14), si_tick(3e-5), si_tick(20.0)
+    ('100 T', '30 µ', '20')
+    """
+    for scale, prefix in _SI:
+        if abs(value) >= scale * (1 - 1e-9):
+            return f"{value / scale:.3g} {prefix}".rstrip()
+    return f"{value:.3g}"
+
+
+def _plain_log_ticks(figure: Figure) -> None:
+    """SI-prefixed labels on every log axis of the figure."""
+    from matplotlib.ticker import FuncFormatter
+
+    for axes in figure.axes:
+        for axis, scale in ((axes.xaxis, axes.get_xscale()), (axes.yaxis, axes.get_yscale())):
+            if scale == "log":
+                axis.set_major_formatter(FuncFormatter(si_tick))
+
+
 def _png_raw(figure: Figure) -> bytes:
     """A figure (margins already set) as PNG bytes, without a timestamp in its metadata."""
+    _plain_log_ticks(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
@@ -382,6 +412,7 @@ def _png(figure: Figure, right: float = 0.97) -> bytes:
     """A figure as PNG bytes, without a timestamp in its metadata."""
     # Fixed margins: tight_layout would double the drawing time of log-scaled axes.
     figure.subplots_adjust(left=0.12, right=right, bottom=0.12, top=0.92)
+    _plain_log_ticks(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
