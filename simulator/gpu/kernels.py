@@ -360,7 +360,11 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: Any, t_tile: Any, splits
     longest = ceil_div(steps.max_steps, splits) * t_step + t_tile
     overhead = profile.number("overheads.cta_cycles") / rates.clock_hz
     waves = ceil_div(ctas, slots)
-    time = np.maximum(waves * (shared * mean + overhead), shared * longest + overhead)
+    # One resident CTA per SM exposes every CTA's prologue/epilogue; with two or more, the
+    # CTAs drift apart after the first wave's common start and one's prologue runs under
+    # another's main loop, so only the first wave's shows.
+    exposed = np.where(geo.occ >= 2, overhead, waves * overhead)
+    time = np.maximum(waves * shared * mean + exposed, shared * longest + overhead)
     return np.where(geo.occ > 0, time, np.inf), ctas, waves
 
 
