@@ -26,8 +26,9 @@ def sweep(
         Path, typer.Option("--out", help="Output directory for tables, plots and chunk files.")
     ] = Path("results"),
     executor: Annotated[
-        str, typer.Option("--executor", help=f"Where chunks run: {', '.join(EXECUTORS)}.")
-    ] = "inprocess",
+        str, typer.Option("--executor", help=f"Where chunks run: {', '.join(EXECUTORS)} (auto: a "
+                                             "process pool from 1,000 points on 2+ CPUs).")
+    ] = "auto",
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)."),

@@ -37,7 +37,7 @@ import pandas as pd
 from simulator.errors import SimulatorError, SpecError
 from simulator.pareto import Objective
 from simulator.sweep.digest import ChunkDigest, digest_chunk
-from simulator.sweep.executors import DaskExecutor, make_executor
+from simulator.sweep.executors import DaskExecutor, make_executor, resolve_executor
 from simulator.sweep.expand import (
     ChunkRange,
     Grid,
@@ -249,7 +249,7 @@ def compute_and_store_chunk(job: ChunkJob, chunk: ChunkRange) -> int:
 def evaluate_sweep(
     spec: SweepSpec | SweepPlan | str | Path,
     *,
-    executor: str = "inprocess",
+    executor: str = "auto",
     workers: int | None = None,
     scheduler: str | None = None,
 ) -> pd.DataFrame:
@@ -274,6 +274,7 @@ def evaluate_sweep(
     plan = spec if isinstance(spec, SweepPlan) else plan_sweep(spec)
     frames: dict[int, pd.DataFrame] = {}
     chunks = chunk_ranges(plan.grid.size, plan.spec.chunk_size)
+    executor = resolve_executor(executor, plan.grid.size)
     with make_executor(executor, workers=workers, scheduler=scheduler) as runner:
         for result in runner.run(compute_chunk, plan.job, chunks):
             frames[result.chunk.index] = result.output
@@ -286,7 +287,7 @@ def run_sweep(
     spec: SweepSpec | SweepPlan | str | Path,
     out_dir: str | Path = "results",
     *,
-    executor: str = "inprocess",
+    executor: str = "auto",
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -324,6 +325,7 @@ def run_sweep(
         raise SpecError(f"--out {out_dir}: is a file; expected a folder for the results")
     plan = spec if isinstance(spec, SweepPlan) else plan_sweep(spec, max_points=max_points)
     store = ChunkStore(out_dir)
+    executor = resolve_executor(executor, plan.grid.size)
     with make_executor(executor, workers=workers, scheduler=scheduler) as runner:
         done = store.start(_manifest(plan), resume=resume)
         show = sys.stderr.isatty() if progress is None else progress

