@@ -19,7 +19,8 @@ A sweep spec is a YAML mapping::
     pareto_by: [hardware]          # optional: columns defining the comparison groups
     constraints:                   # optional: expressions over parameters and metrics; rows
       - "area <= 400"              #   violating one get ``feasible = False`` (kept, not Pareto)
-    chunk_size: 65536              # optional: grid points evaluated per chunk
+    chunk_size: 65536              # optional: grid points per chunk (default: equal chunks
+                                   #   of at most 65536, two or more from 1000 points)
     show: [bound, tflops_per_s]    # optional: metric columns pareto.md shows (default: all)
 
 The grid is the product of the axes (the last axis varies fastest); a ``zip`` group counts
@@ -34,7 +35,7 @@ Examples
 ...                    "axes": {"units": [1, 2], "work": 1e12},
 ...                    "objectives": [{"column": "latency", "sense": "min"}]}, "demo.yaml")
 >>> [axis.name for axis in spec.axes], spec.axes[1].values, spec.chunk_size
-(['units', 'work'], (1000000000000.0,), 65536)
+(['units', 'work'], (1000000000000.0,), None)
 >>> parse_spec({"name": "demo"}, "demo.yaml")
 Traceback (most recent call last):
 ...
@@ -74,7 +75,8 @@ __all__ = [
     "spec_hash",
 ]
 
-#: Grid points per chunk when the spec does not say.
+#: The most grid points in a chunk when the spec does not set ``chunk_size`` (see
+#: :func:`simulator.sweep.engine.auto_chunk_size`).
 DEFAULT_CHUNK_SIZE = 65_536
 #: The largest grid run without ``max_points:`` in the spec or ``--max-points``.
 DEFAULT_MAX_POINTS = 100_000_000
@@ -108,7 +110,7 @@ class SweepSpec:
     filters: tuple[str, ...] = ()
     pareto_by: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_size: int | None = None  # None: automatic, from the grid size
     show: tuple[str, ...] = ()
     source: str = field(default="<spec>", compare=False)
     max_points: int = field(default=DEFAULT_MAX_POINTS, compare=False)  # a guard, not a result
@@ -208,7 +210,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
         filters=_parse_expressions(check, data.get("filters"), "filters"),
         pareto_by=tuple(check.names(data.get("pareto_by"), "pareto_by")),
         constraints=_parse_expressions(check, data.get("constraints"), "constraints"),
-        chunk_size=check.positive_int(data.get("chunk_size", DEFAULT_CHUNK_SIZE), "chunk_size"),
+        chunk_size=None if data.get("chunk_size") is None else check.positive_int(data["chunk_size"], "chunk_size"),
         show=tuple(check.names(data.get("show"), "show")),
         source=source,
         max_points=check.positive_int(data.get("max_points", DEFAULT_MAX_POINTS), "max_points"),

@@ -112,7 +112,7 @@ def test_defaults_and_shorthands():
     assert spec.axes[0].values == (3,)
     assert spec.objectives[0].column == "t" and spec.objectives[0].sense == "min"
     assert spec.filters == ("a > 1",)
-    assert spec.chunk_size == DEFAULT_CHUNK_SIZE
+    assert spec.chunk_size is None  # automatic: see auto_chunk_size
     assert spec.pareto_by == () and spec.constraints == () and spec.zip_groups == ()
 
 
