@@ -218,11 +218,7 @@ class RankBinding:
         Tensors read only by filters (a block mask, a per-head window) are left out: their
         values come with them, and no work or traffic is counted over their ranks.
         """
-        valued = {e.name for e in self.cascade.einsums}
-        valued |= {r.name for e in self.cascade.einsums for r in einsum.model.expr_refs(e.expr)}
-        found = {r for name, ranks in self.cascade.tensor_ranks if name in valued
-                 for r in ranks if r != "?"}
-        return tuple(sorted(found))
+        return _computed_ranks(self.cascade)
 
     def step(self, full: Mapping[str, Any], q_tile: Any, kv_tile: Any) -> SizeValues:
         """Sizes of one (query tile, key tile) step: outer key parts 1, the key rank one tile."""
@@ -272,6 +268,15 @@ def _key_partition(cascade: Cascade, key: str | None) -> tuple[str | None, tuple
         return None, (), ()
     widest = max(partitions, key=lambda p: len(p.parts))
     return widest.parts[-1], widest.parts[:-1], widest.strides
+
+
+@lru_cache(maxsize=256)
+def _computed_ranks(cascade: Cascade) -> tuple[str, ...]:
+    """:meth:`RankBinding.ranks` (cached: it walks every expression, once per cascade)."""
+    valued = {e.name for e in cascade.einsums}
+    valued |= {r.name for e in cascade.einsums for r in einsum.model.expr_refs(e.expr)}
+    found = {r for name, ranks in cascade.tensor_ranks if name in valued for r in ranks if r != "?"}
+    return tuple(sorted(found))
 
 
 @lru_cache(maxsize=256)
