@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -350,7 +350,8 @@ def run_sweep(
     with make_executor(executor, workers=workers, scheduler=scheduler) as runner:
         done = store.start(_manifest(plan), resume=resume)
         show = sys.stderr.isatty() if progress is None else progress
-        _store_chunks(plan, runner, store, done, ProgressBar(plan.n_chunks, enabled=show, initial=len(done)))
+        _store_chunks(plan, runner, store, done, ProgressBar(plan.n_chunks, enabled=show, initial=len(done)),
+                      warm="simulator.sweep.plots" if plots else None)
         report = write_outputs(plan.spec, store, _manifest(plan), plan.entry.plot_hooks, plots=plots,
                                runner=runner)
     return SweepResult(
@@ -363,11 +364,13 @@ def run_sweep(
     )
 
 
-def _store_chunks(plan: SweepPlan, runner: Any, store: ChunkStore, done: set[int], bar: ProgressBar) -> None:
+def _store_chunks(plan: SweepPlan, runner: Any, store: ChunkStore, done: set[int], bar: ProgressBar,
+                  warm: str | None = None) -> None:
     """Evaluate the chunks not in ``done`` on ``runner`` and store each as it finishes.
 
     Local executors store chunks in the worker; dask workers may not share our disk, so
-    their tables come back and are stored here.
+    their tables come back and are stored here. ``warm`` names a module that local
+    workers import once the last chunk is handed out (the figures' plotting module).
     """
     todo = (c for c in chunk_ranges(plan.grid.size, plan.chunk_size) if c.index not in done)
     if isinstance(runner, DaskExecutor):
@@ -376,9 +379,17 @@ def _store_chunks(plan: SweepPlan, runner: Any, store: ChunkStore, done: set[int
             bar.advance(len(result.output[0]))
     else:
         job = replace(plan.job, store_dir=str(store.out_dir))
+        if warm and hasattr(runner, "warm"):
+            todo = _then(todo, lambda: runner.warm(warm))
         for result in runner.run(compute_and_store_chunk, job, todo):
             bar.advance(result.output)
     bar.close()
+
+
+def _then(items: Iterable[Any], action: Callable[[], None]) -> Iterator[Any]:
+    """Yield ``items``, then call ``action`` (when the consumer asks past the last one)."""
+    yield from items
+    action()
 
 
 def _manifest(plan: SweepPlan) -> Manifest:

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import multiprocessing
 import os
 import threading
@@ -132,6 +133,16 @@ class ProcessExecutor:
     def run(self, fn: ChunkFn, job: Any, chunks: Iterable[Any]) -> Iterator[ChunkResult]:
         """Yield results as they complete, keeping ``2 × workers`` chunks in flight."""
         return _windowed(lambda chunk: self._pool.submit(fn, job, chunk), chunks, 2 * self.workers)
+
+    def warm(self, module: str) -> None:
+        """Queue an import of ``module`` for every worker, behind the tasks already queued.
+
+        A worker that runs out of chunks imports what the next tasks need (matplotlib
+        for the figures, half a second) while the others finish theirs. Nothing waits
+        for these tasks; a failed import fails again, loudly, in the task that needs it.
+        """
+        for _ in range(self.workers):
+            self._pool.submit(importlib.import_module, module)
 
 
 class DaskExecutor:

@@ -96,17 +96,20 @@ def winners_table(rows: pd.DataFrame, objective: Objective, by: Sequence[str],
     second_keys = hashed_second[keys].astype(object).itertuples(index=False)
     seconds = {tuple(row): i for i, row in enumerate(second_keys)}
     hashed_first = hashed[is_first.to_numpy()]
+    # Plain arrays: a row as a Series (``iloc[i]``) costs more than the whole comparison.
+    best_hw, best_value = first[hardware].astype(str).to_numpy(), first[column].to_numpy(dtype=float)
+    best_bound = first["bound"].astype(str).to_numpy() if "bound" in first else [None] * len(first)
+    second_hw, second_value = second[hardware].astype(str).to_numpy(), second[column].to_numpy(dtype=float)
     out = []
     hashed_keys = hashed_first[keys].astype(object).itertuples(index=False)
     for index, (key, hkey) in enumerate(zip(first[keys].astype(object).itertuples(index=False), hashed_keys)):
-        best = first.iloc[index]
-        other = second.iloc[seconds[tuple(hkey)]] if tuple(hkey) in seconds else None
+        other = seconds.get(tuple(hkey))
         entry = dict(zip(keys, key))
-        entry.update({"winner": str(best[hardware]), column: float(best[column]),
-                      "winner_bound": str(best["bound"]) if "bound" in best else None,
-                      "runner_up": None if other is None else str(other[hardware]),
-                      f"runner_up_{column}": np.nan if other is None else float(other[column])})
-        ratio = np.nan if other is None else float(other[column]) / float(best[column])
+        entry.update({"winner": best_hw[index], column: float(best_value[index]),
+                      "winner_bound": best_bound[index],
+                      "runner_up": None if other is None else second_hw[other],
+                      f"runner_up_{column}": np.nan if other is None else float(second_value[other])})
+        ratio = np.nan if other is None else float(second_value[other]) / float(best_value[index])
         entry["margin"] = ratio if objective.sense == "min" or np.isnan(ratio) else 1.0 / ratio
         out.append(entry)
     table = pd.DataFrame(out)
