@@ -79,6 +79,9 @@ _OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({
     # Blackwell (FA4): a fraction of the exps emulated on the FMA pipes, at so many FP32-pipe
     # ops each, instead of the MUFU
     "kernel.exp_emulated_fraction": 0.0, "kernel.exp_emulation_ops": 0.0,
+    # threads that make one of the ``streams`` instruction streams (FA2: one warp on each of
+    # the 4 schedulers); 0: the streams are the kernel's own, whatever shares the SM
+    "overlap.stream_threads": 0.0,
 })
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
@@ -87,11 +90,14 @@ _FLAG_KEYS = MappingProxyType({
 })
 #: Flags a profile may give (default when absent): ``kernel.mask_every_tile`` = the kernel
 #: masks every visited tile unless no tile is partly masked (NATTEN's Blackwell FNA).
-_OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False})
+#: ``kernel.grid_order_dispatch`` = the hardware hands out the CTAs in grid order (no
+#: longest-first tile scheduler), so unequal CTAs (a causal mask) leave a tail.
+_OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False,
+                                                        "kernel.grid_order_dispatch": False})
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",
-                      "exp_emulated_fraction", "exp_emulation_ops",
+                      "exp_emulated_fraction", "exp_emulation_ops", "stream_threads",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 
