@@ -400,11 +400,12 @@ def _dispatch_tail(steps: StepCounts, per_cta: Any, ctas: Any, slots: Any) -> An
 
 
 def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any], t_tile: Any, splits: Any,
-             profile: KernelProfile, rates: SMRates) -> tuple[Any, Any, Any]:
+             profile: KernelProfile, rates: SMRates) -> tuple[Any, Any, Any, Any]:
     """Time of the CTA grid on the SMs: waves of resident CTAs, tail and per-CTA overhead.
 
     ``t_step`` is a step's time with the grid's co-resident CTAs and with one CTA alone
-    (which runs a grid-order dispatch's tail, :func:`_dispatch_tail`).
+    (which runs a grid-order dispatch's tail, :func:`_dispatch_tail`). Returns the time, the
+    CTAs, the waves and one wave's time on an SM.
     """
     t_step, t_lone = t_step
     ctas = geo.inst * steps.q_tiles * splits
@@ -429,7 +430,7 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any], t_tile:
     if profile.flags.get("kernel.grid_order_dispatch", False):
         tail = _dispatch_tail(steps, per_cta, ctas, slots) * t_lone
     time = np.maximum(waves * shared * mean + exposed + tail, shared * longest + overhead)
-    return np.where(geo.occ > 0, time, np.inf), ctas, waves
+    return np.where(geo.occ > 0, time, np.inf), ctas, waves, shared * mean
 
 
 def _traversal_dram(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, steps: StepCounts,
@@ -489,6 +490,36 @@ def _page_penalty(kernel: KernelPlan, shapes: Shapes, profile: KernelProfile, st
             whole = move.elements.evaluate(full) * size * shapes.batch * shapes.kv_heads
             pages = pages + whole / chunk
     return np.where(page > 0, pages * overhead, 0.0)
+
+
+def _edge_time(shapes: Shapes, geo: _Geometry, grid: tuple[Any, Any, Any], splits: Any,
+               rates: SMRates) -> Any:
+    """DRAM time of the loads that start a wave and the stores that end one, which no compute covers.
+
+    Every CTA of the first wave loads its query tile and its first key/value tile before
+    any MMA can start, and every CTA of the last wave stores its output after the last
+    one; ``overheads.cta_cycles`` prices the latency of those round trips, this their
+    bytes at the DRAM bandwidth (1.2 MB of the 2.4 MB a 197-token ViT call moves go in its
+    first 0.4 us). CTAs start as their bytes arrive, so the first wave's stagger carries
+    through to the last wave, and it shows only as far as the last wave is full (a partial
+    last wave runs on the SMs that started first); it is counted for the last wave's CTAs,
+    and never longer than one wave (the CTAs that wait run later, not longer). The first
+    key/value tile is read once per KV head (once per CTA when split-K gives each CTA its
+    own keys). A tile of a sequence shorter than the tile holds only the sequence's rows.
+    ``grid`` is (CTAs, waves, one wave's time).
+    """
+    ctas, waves, wave_time = grid
+    slots = np.maximum(geo.occ * rates.sm_count, 1)
+    last = np.clip(ctas - (waves - 1) * slots, 0, slots)
+    rows = np.minimum(geo.q_tile, geo.rows)
+    q_and_o = rows * (shapes.head_dim_qk + shapes.head_dim_v) * shapes.in_bytes
+    per_instance = np.maximum(ctas / np.maximum(geo.inst, 1), 1)
+    instances = np.minimum(geo.inst, ceil_div(last, np.ceil(per_instance)))
+    sharing = np.where(geo.pack, 1, shapes.group)   # query heads per K/V tile read
+    kv_reads = np.where(np.asarray(splits) > 1, last, ceil_div(instances, sharing))
+    keys = np.minimum(geo.kv_tile, shapes.seq_kv)
+    kv = keys * (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes)
+    return np.minimum((last * q_and_o + kv_reads * kv) / rates.dram, wave_time)
 
 
 def _dram_time(dram_bytes: Any, in_flight_bytes: Any, profile: KernelProfile,
@@ -591,7 +622,7 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     t_lone = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, lone_streams)
     t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, shared_streams)
     streams = shared_streams
-    sm_time, ctas, waves = _sm_time(steps, geo, (t_step, t_lone), t_tile, splits, profile, rates)
+    sm_time, ctas, waves, wave_time = _sm_time(steps, geo, (t_step, t_lone), t_tile, splits, profile, rates)
     key_work = _key_work(kernel, shapes, geo, full)
     if key_work is not None:  # a key-side phase over every SM before the query tiles
         sm_time = sm_time + overlap_time({r: key_work[r] / (rates.per_sm[r] * rates.sm_count)
@@ -603,7 +634,8 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     in_flight = np.minimum(ctas, np.maximum(geo.occ, 1) * gpu.sm_count) * step_bytes * \
         profile.number("kernel.kv_stages")
     launch = profile.number("overheads.launch_s")
-    time = np.maximum(sm_time, _dram_time(gathered, in_flight, profile, rates)) + launch
+    edge = _edge_time(shapes, geo, (ctas, waves, wave_time), splits, rates)
+    time = np.maximum(sm_time + edge, _dram_time(gathered, in_flight, profile, rates)) + launch
     work = {r: geo.inst * (steps.steps * step[r] + steps.q_tiles * splits * tile[r])
             for r in _SM_RESOURCES}
     if key_work is not None:

@@ -83,7 +83,7 @@ def evaluate_gpu(chunk: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> chunk = pd.DataFrame({**GPU_DEFAULTS, "seq_q": [1024, 16384]})
     >>> evaluate_gpu(chunk)["tflops_per_s"].round(-1).tolist()
-    [530.0, 640.0]
+    [490.0, 640.0]
     """
     out = chunk.copy()
     columns: dict[str, np.ndarray] = {name: np.empty(len(chunk), dtype=object)
