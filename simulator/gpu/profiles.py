@@ -486,9 +486,13 @@ def check_profile(gpu: Any, profile: KernelProfile) -> None:
     simulator.errors.SpecError: kernel profile 'flash3' needs hopper instructions; ...
     """
     if profile.architectures and gpu.architecture.lower() not in profile.architectures:
+        arch = gpu.architecture.lower()
+        fitting = [name for name in list_profiles()
+                   if not load_profile(name).architectures or arch in load_profile(name).architectures]
         raise SpecError(f"kernel profile '{profile.name}' needs {'/'.join(profile.architectures)} "
                         f"instructions; {gpu.name} is {gpu.architecture} - use --kernel auto "
-                        f"({auto_profile(gpu)} here) or a profile for {gpu.architecture}")
+                        f"({auto_profile(gpu)} here) or a profile for {gpu.architecture}: "
+                        f"{', '.join(fitting)}")
 
 
 def _read_yaml(path: Path) -> Any:
