@@ -23,7 +23,8 @@ from pathlib import Path
 
 def one_run(out: Path, executor: str) -> float:
     """Wall-clock seconds of one ``einsim sweep --quiet`` into ``out``."""
-    command = [sys.executable, "-m", "simulator", "sweep", "--out", str(out), "--quiet", "--executor", executor]
+    command = [sys.executable, "-m", "simulator", "sweep", "--out", str(out), "--quiet",
+               "--executor", executor]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     return time.perf_counter() - start

@@ -74,7 +74,8 @@ def fit() -> dict[str, float]:
         coarse = min((loss(eff, cost), eff) for eff in np.linspace(0.6, 1.0, 41))
         fine = min((loss(eff, cost), eff) for eff in np.linspace(coarse[1] - 0.01, coarse[1] + 0.01, 9))
         best = min(best, (fine[0], fine[1], cost))
-    return {"efficiency.tensor": round(float(best[1]), 4), "overheads.masked_tile_cost": round(float(best[2]), 2)}
+    return {"efficiency.tensor": round(float(best[1]), 4),
+            "overheads.masked_tile_cost": round(float(best[2]), 2)}
 
 
 def streams_scan(values: tuple[float, ...] = (1.0, 1.5, 2.0, 4.0, 8.0)) -> dict[float, float]:

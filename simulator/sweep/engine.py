@@ -49,7 +49,15 @@ from simulator.sweep.expand import (
 from simulator.sweep.outputs import OutputReport, pareto_flags, write_outputs
 from simulator.sweep.progress import ProgressBar
 from simulator.sweep.registry import EvaluateFn, EvaluatorEntry, get_evaluator
-from simulator.sweep.spec import DEFAULT_CHUNK_SIZE, SweepSpec, check_axis_types, check_grid_size, find_spec, load_spec, spec_hash
+from simulator.sweep.spec import (
+    DEFAULT_CHUNK_SIZE,
+    SweepSpec,
+    check_axis_types,
+    check_grid_size,
+    find_spec,
+    load_spec,
+    spec_hash,
+)
 from simulator.sweep.store import ChunkStore, Manifest
 from simulator.sweep.tables import concat_chunks
 

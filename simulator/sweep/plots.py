@@ -277,8 +277,11 @@ def _draw_ceilings(axes: Any, ceilings: Sequence[RoofLine], lo: float, hi: float
 
 
 def _title(axes: Any, text: str, fontsize: float) -> None:
-    """A title just above the axes, placed once: ``set_title`` re-measures every tick label
-    at draw time to dodge them (a fifth of a roofline's drawing time)."""
+    """A title just above the axes, placed once.
+
+    ``set_title`` re-measures every tick label at draw time to dodge them (a fifth of a
+    roofline's drawing time).
+    """
     axes.text(0.5, 1.02, text, transform=axes.transAxes, ha="center", va="bottom", fontsize=fontsize)
 
 

@@ -210,7 +210,8 @@ def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
         filters=_parse_expressions(check, data.get("filters"), "filters"),
         pareto_by=tuple(check.names(data.get("pareto_by"), "pareto_by")),
         constraints=_parse_expressions(check, data.get("constraints"), "constraints"),
-        chunk_size=None if data.get("chunk_size") is None else check.positive_int(data["chunk_size"], "chunk_size"),
+        chunk_size=(None if data.get("chunk_size") is None
+                    else check.positive_int(data["chunk_size"], "chunk_size")),
         show=tuple(check.names(data.get("show"), "show")),
         source=source,
         max_points=check.positive_int(data.get("max_points", DEFAULT_MAX_POINTS), "max_points"),

@@ -9,7 +9,6 @@ import yaml
 
 from simulator.errors import SpecError
 from simulator.sweep.spec import (
-    DEFAULT_CHUNK_SIZE,
     builtin_spec_names,
     find_spec,
     load_spec,
