@@ -264,8 +264,11 @@ def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row
     return fits | fits_small, np.where(fits, first.q_tile, small.q_tile)
 
 
-def _steps(kernel: KernelPlan, shapes: Shapes, geo: _Geometry) -> StepCounts:
-    """Visited and partially masked steps per instance: the cascade's mask, a GNA mask, a scan."""
+def _steps(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, even_specialised: bool) -> StepCounts:
+    """Visited and partially masked steps per instance: the cascade's mask, a GNA mask, a scan.
+
+    ``even_specialised``: the kernel masks as FA2 does (:func:`masks.even_specialised_partial`).
+    """
     if shapes.masks is not None:
         return _mask_steps(shapes, geo)
     if kernel.binding.shared is not None:
@@ -276,7 +279,7 @@ def _steps(kernel: KernelPlan, shapes: Shapes, geo: _Geometry) -> StepCounts:
         dense = mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack)
         zero = 0 * dense.steps
         return StepCounts(zero, zero, zero, dense.q_tiles, dense.kv_tiles, dense.touched)
-    return mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack)
+    return mask_steps(kernel, shapes, geo.rows, geo.q_tile, geo.kv_tile, geo.pack, even_specialised)
 
 
 def _mask_steps(shapes: Shapes, geo: _Geometry) -> StepCounts:
@@ -611,7 +614,7 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     (2048, 16, 128)
     """
     geo = _geometry(shapes, gpu, profile, q_override, extra_per_row, kernel)
-    steps = _steps(kernel, shapes, geo)
+    steps = _steps(kernel, shapes, geo, profile.flags.get("kernel.even_specialised", False))
     full = full_sizes(kernel, shapes, geo.kv_tile)
     step, tile, streamed_bytes = _step_work(kernel, shapes, geo, profile, full)
     splits, full = _splitting(kernel, shapes, geo, steps, gpu, profile, split_rank, full) \

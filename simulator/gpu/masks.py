@@ -58,7 +58,14 @@ from einsum.model import (
 from einsum.sizes import eval_int
 from simulator.binding import RankBinding, bind
 from simulator.errors import SpecError
-from simulator.gpu.tiling import StepCounts, causal_pairs, causal_steps, ceil_div, dense_steps
+from simulator.gpu.tiling import (
+    StepCounts,
+    causal_pairs,
+    causal_steps,
+    ceil_div,
+    clipped_floor_sum,
+    dense_steps,
+)
 
 __all__ = ["KEY_VAR", "QUERY_VAR", "MaskPlan", "filter_sizes", "mask_pairs", "mask_plan", "mask_steps",
            "window_symbol"]
@@ -513,12 +520,14 @@ def _count(plan: MaskPlan, binding: RankBinding, shapes: Any, q_tile: Any, kv_ti
 
 
 def mask_steps(kernel: Any, shapes: Any, rows: Any, q_tile: Any, kv_tile: Any, pack: Any,
-               ) -> StepCounts:
+               even_specialised: bool = False) -> StepCounts:
     """Visited and partially masked (query tile, key tile) steps per instance.
 
     ``rows`` are the kernel's query rows (``group x seq_q`` where GQA packing puts a KV
     head's query heads in one tile); a packed tile holds every query of each of its heads,
     so a mask is counted with one query tile per head and scaled by the packed tiles.
+    ``even_specialised`` counts the masked steps of a kernel compiled for sequences that
+    are multiples of its tiles (:func:`even_specialised_partial`) instead of the mask's.
 
     Examples
     --------
@@ -534,6 +543,9 @@ def mask_steps(kernel: Any, shapes: Any, rows: Any, q_tile: Any, kv_tile: Any, p
     plan = mask_plan(binding.cascade)
     dense = dense_steps(rows, shapes.seq_kv, q_tile, kv_tile)
     if plan.kind == "dense":
+        if even_specialised:
+            fa2 = even_specialised_partial(shapes.seq_q, shapes.seq_kv, q_tile, kv_tile)
+            dense = dense._replace(partial=np.where(pack, dense.partial, fa2))
         return dense
     tile = np.where(pack, np.maximum(shapes.seq_q, 1), q_tile)
     scale = np.where(pack, dense.q_tiles, 1)
@@ -541,12 +553,68 @@ def mask_steps(kernel: Any, shapes: Any, rows: Any, q_tile: Any, kv_tile: Any, p
         offset = eval_int(plan.offset, {}, binding.for_shapes(shapes, kv_tile))
         counts = causal_steps(shapes.seq_q, shapes.seq_kv, tile, kv_tile, offset)
         touched = causal_steps(shapes.seq_q, shapes.seq_kv, shapes.seq_q, kv_tile, offset).steps
+        if even_specialised:
+            fa2 = even_specialised_partial(shapes.seq_q, shapes.seq_kv, tile, kv_tile, offset)
+            counts = counts._replace(partial=np.where(pack, counts.partial,
+                                                      np.maximum(counts.partial, fa2)))
     else:
         counts = _count(plan, binding, shapes, tile, kv_tile)[0]
         # one query tile holding every query visits each key tile some query needs
         touched = _count(plan, binding, shapes, shapes.seq_q, kv_tile)[0].steps
+        if even_specialised:
+            counts = _even_specialised_filter(counts, shapes, tile, kv_tile, pack)
     return StepCounts(counts.steps * scale, counts.partial * scale, counts.max_steps,
                       dense.q_tiles, dense.kv_tiles, touched)
+
+
+def _even_specialised_filter(counts: StepCounts, shapes: Any, q_tile: Any, kv_tile: Any,
+                             pack: Any) -> StepCounts:
+    """A filter mask's masked steps in FA2, which has a causal and a local (window) kernel.
+
+    A mask that visits and cuts exactly the causal tiles on these shapes (a window at least
+    as long as the keys: ``mha_fwd`` drops such a window) runs the causal kernel; any other
+    runs the local one, which applies the mask in every iteration (``Is_local`` makes
+    ``Need_masking`` true in the loop over unmasked tiles too), so every visited tile is masked.
+    """
+    causal = causal_steps(shapes.seq_q, shapes.seq_kv, q_tile, kv_tile)
+    is_causal = (np.asarray(counts.steps) == causal.steps) & (np.asarray(counts.partial) == causal.partial)
+    fa2 = even_specialised_partial(shapes.seq_q, shapes.seq_kv, q_tile, kv_tile,
+                                   shapes.seq_kv - shapes.seq_q)
+    partial = np.where(is_causal, np.maximum(counts.partial, fa2), counts.steps)
+    return counts._replace(partial=np.where(pack, counts.partial, partial))
+
+
+def even_specialised_partial(rows: Any, keys: Any, q_tile: Any, kv_tile: Any,
+                             offset: Any = None) -> Any:
+    """Masked steps per instance of a kernel specialised for even sequences (FlashAttention-2).
+
+    FA2's forward kernel is compiled with ``Is_even_MN`` (``seqlen_q % kBlockM == 0`` and
+    ``seqlen_k % kBlockN == 0``); each query tile runs its last ``n_masking_steps`` key
+    tiles through the mask: none without a mask when even, one when not (the key edge may
+    end inside a tile), and ``ceil(kBlockM / kBlockN)`` for a causal mask, plus one when not
+    even (flash-attention ``csrc/flash_attn/src/flash_fwd_kernel.h``, ``compute_attn_1rowblock``;
+    kernels.md sec. 1). ``offset`` None means no mask, else the causal ``m <= p + offset``.
+
+    Examples
+    --------
+    >>> even_specialised_partial(1024, 1024, 128, 128), even_specialised_partial(197, 197, 128, 128)
+    (0, 2)
+    >>> even_specialised_partial(559, 559, 128, 128, 0)   # 5 query tiles visit 1-5 key tiles
+    9
+    >>> sum(min(v, 2) for v in (1, 2, 3, 4, 5))
+    9
+    """
+    q_tiles, kv_tiles = ceil_div(rows, q_tile), ceil_div(keys, kv_tile)
+    uneven = ((np.asarray(rows) % q_tile != 0) | (np.asarray(keys) % kv_tile != 0)).astype(np.int64)
+    if offset is None:
+        total = uneven * q_tiles
+        return total if np.ndim(total) else int(total)
+    cap = np.minimum(ceil_div(q_tile, kv_tile) + uneven, kv_tiles)
+    # the key tiles query tile i visits, as causal_steps counts them, each capped at ``cap``
+    inner = clipped_floor_sum(q_tiles - 1, q_tile, q_tile - 1 + offset, kv_tile, 1, cap)
+    last = np.clip((rows - 1 + offset) // kv_tile + 1, 0, kv_tiles)
+    total = inner + np.minimum(last, cap)
+    return total if np.ndim(total) else int(total)
 
 
 def mask_pairs(binding: RankBinding, shapes: Any, q_tile: Any, kv_tile: Any) -> Any:

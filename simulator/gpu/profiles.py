@@ -93,7 +93,8 @@ _FLAG_KEYS = MappingProxyType({
 #: ``kernel.grid_order_dispatch`` = the hardware hands out the CTAs in grid order (no
 #: longest-first tile scheduler), so unequal CTAs (a causal mask) leave a tail.
 _OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False,
-                                                        "kernel.grid_order_dispatch": False})
+                                                        "kernel.grid_order_dispatch": False,
+                                                        "kernel.even_specialised": False})
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",

@@ -181,17 +181,34 @@ def test_fa3_wrapper_kernels_get_a_telling_short_name():
     assert short_name(name) == "flash::FlashAttnFwdSm90"
 
 
-def test_leave_one_out_calibration_lowers_the_held_out_error():
-    """Fitting mma_path.hopper on two H100 traces: the third's error, averaged over the three
-    choices, is lower than the shipped profile's, and no held-out trace ends up worse than 20%.
-    (One trace alone may move past zero: the shipped profile is within 15% on two of them.)"""
-    rows = {"Qwen1.5-0.5B-Chat": QWEN, "Falconsai ViT": FALCON, "bert-small": BERT}
-    shipped, held = [], []
-    for path in rows.values():
-        shipped.append(abs(validate(load_trace(path)).rows[0].error))
-        others = [load_trace(p) for p in rows.values() if p != path]
+def _as_if_measured(trace, profile):
+    """The trace with every attention launch's duration replaced by ``profile``'s prediction."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from simulator.traces.validate import price_group
+
+    def timed(launch):
+        if launch.shape is None or launch.family != "fa2":
+            return launch
+        predicted = price_group(SimpleNamespace(shape=launch.shape), "h100-sxm5", profile).time_s
+        return dataclasses.replace(launch, duration_s=float(predicted))
+
+    return dataclasses.replace(trace, launches=tuple(timed(launch) for launch in trace.launches))
+
+
+def test_leave_one_out_calibration_recovers_a_known_rate():
+    """Traces timed by a profile whose mma.sync rate is known (0.42 instead of 0.497):
+    fitting that rate on two of the three H100 shapes finds it again and predicts the third.
+    (On the real traces the shipped profile is within 4% on the two non-causal shapes and
+    31% fast on the causal Qwen one, an error that refitting the GEMM rate on the others does
+    not remove: README, trace calibration.)"""
+    truth = load_profile("flash2").with_values({"mma_path.hopper": 0.42})
+    paths = [QWEN, FALCON, BERT]
+    for held in paths:
+        others = [_as_if_measured(load_trace(p), truth) for p in paths if p != held]
         fitted = calibrate(others, "flash2", ["mma_path.hopper"], holdout=0.0)
+        assert fitted.fitted["mma_path.hopper"] == pytest.approx(0.42, abs=0.01)
         profile = load_profile("flash2").with_values(fitted.fitted)
-        held.append(abs(validate(load_trace(path), kernel=profile).rows[0].error))
-    assert sum(held) < sum(shipped)
-    assert max(held) < 0.2
+        row = validate(_as_if_measured(load_trace(held), truth), kernel=profile).rows[0]
+        assert abs(row.error) < 0.02
