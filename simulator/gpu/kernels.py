@@ -525,6 +525,26 @@ def _edge_time(shapes: Shapes, geo: _Geometry, grid: tuple[Any, Any, Any], split
     return np.minimum((last * q_and_o + kv_reads * kv) / rates.dram, wave_time)
 
 
+def _dram_ramp(waves: Any, shapes: Shapes, profile: KernelProfile) -> Any:
+    """DRAM idle time while each wave's first requests are in flight.
+
+    The CTAs of a wave start together (those of the wave before finish together) and
+    their first bytes arrive a loaded DRAM latency (``memory.dram_latency_s``) after they
+    ask; a paged cache asks twice, the page table before the pages it names (FA3's
+    ``PagedKVManager`` loads a tile's page indices, then the K/V rows they point to). In a
+    DRAM-bound kernel the bandwidth covers the rest of the wave, not that wait. Few waves
+    of short CTAs (decode of a few hundred keys) feel it; a long kernel does not.
+
+    >>> from simulator.gpu.model import make_shapes, resolve
+    >>> profile = resolve("h100", "decode-splitk", "flash3")[2]
+    >>> shapes = make_shapes(16, 32, 1, 128, 128, page_size=8)
+    >>> round(float(_dram_ramp(4, shapes, profile)) * 1e6, 2)   # 4 waves x 2 round trips x 0.6 us
+    4.8
+    """
+    trips = 1 + (np.asarray(shapes.page_size) > 0)
+    return waves * trips * profile.number("memory.dram_latency_s")
+
+
 def _dram_time(dram_bytes: Any, in_flight_bytes: Any, profile: KernelProfile,
                rates: SMRates) -> Any:
     """DRAM time: achievable bandwidth, capped by Little's law for few in-flight bytes."""
@@ -638,7 +658,8 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
         profile.number("kernel.kv_stages")
     launch = profile.number("overheads.launch_s")
     edge = _edge_time(shapes, geo, (ctas, waves, wave_time), splits, rates)
-    time = np.maximum(sm_time + edge, _dram_time(gathered, in_flight, profile, rates)) + launch
+    dram_time = _dram_time(gathered, in_flight, profile, rates) + _dram_ramp(waves, shapes, profile)
+    time = np.maximum(sm_time + edge, dram_time) + launch
     work = {r: geo.inst * (steps.steps * step[r] + steps.q_tiles * splits * tile[r])
             for r in _SM_RESOURCES}
     if key_work is not None:
