@@ -20,7 +20,7 @@ import numpy as np
 
 from einsum import Poly
 from simulator.binding import SizeValues
-from simulator.gpu.masks import mask_steps
+from simulator.gpu.masks import mask_plan, mask_steps
 from simulator.gpu.plan import KernelPlan, TensorMove
 from simulator.gpu.profiles import KernelProfile
 from simulator.gpu.resources import SMRates, overlap_time
@@ -30,6 +30,7 @@ from simulator.gpu.tiling import (
     fit_kv_tile,
     l2_miss_fraction,
     occupancy,
+    rule_pairs,
     rule_threads,
     rule_tiles,
     split_count,
@@ -179,6 +180,7 @@ class _Geometry:
     pack: Any
     read_rows: Any = None
     threads: Any = None
+    pair: Any = False     # a 2-CTA pair: each CTA holds and reads half of every K/V tile
 
 
 
@@ -217,9 +219,12 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     kv_store = (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes) / (
         shapes.head_dim_qk + shapes.head_dim_v)
     row, key = _operand_dims(kernel, shapes)
+    rules = profile.tile_rules(gpu.architecture, shapes.dtype)
+    dense = shapes.masks is None and kernel is not None and mask_plan(kernel.binding.cascade).kind == "dense"
+    pair = rule_pairs(head_dim, rules, dense, rows, q_tile) if shapes.tiles is None else False
     kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
-                                np.maximum(kv_store, shapes.in_bytes), num("kernel.kv_stages"),
-                                row, key - row, q_tile * extra_per_row)
+                                np.maximum(kv_store, shapes.in_bytes) * np.where(pair, 0.5, 1.0),
+                                num("kernel.kv_stages"), row, key - row, q_tile * extra_per_row)
     given = rule_threads(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype), 0)
     threads = np.where(given > 0, given, num("kernel.threads_per_cta"))
     regs = threads * num("kernel.registers_per_thread")
@@ -228,7 +233,7 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     occ = occupancy(smem, gpu.smem_bytes_per_sm, gpu.smem_bytes_per_cta, regs,
                     gpu.register_count_per_sm, gpu.max_ctas_per_sm or np.inf)
     inst = np.where(pack, shapes.batch * shapes.kv_heads, shapes.instances)
-    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack, read_rows, threads)
+    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack, read_rows, threads, pair)
 
 
 def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row: Any,
@@ -320,7 +325,9 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     kv_store = np.maximum(shapes.k_bytes, shapes.v_bytes)
     rows = profile.number("kernel.operand_read_rows") if geo.read_rows is None else geo.read_rows
     reads = np.ceil(geo.q_tile / rows)
-    step["smem"] = loaded * kv_store + uses * shapes.in_bytes * reads
+    # a 2-CTA pair: each SM writes and reads its half of the K/V tile, the peer's half arrives
+    # over the pair's SM-to-SM path (tcgen05 cta_group::2 splits the B operand)
+    step["smem"] = (loaded * kv_store + uses * shapes.in_bytes * reads) * np.where(geo.pair, 0.5, 1.0)
     if profile.flag("kernel.q_operand_from_smem"):
         step["smem"] = step["smem"] + resident * shapes.in_bytes
     tile["smem"] = 0.0 * tile["fp32"]

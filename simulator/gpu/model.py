@@ -219,11 +219,11 @@ def _outcome(gpu: GPUSpec, cascade: Cascade, profile: KernelProfile, shapes: Sha
     held, fused = _held(plan, shapes, gpu, profile, rates)
     results = tuple(spilled) if fused is None else (fused, *spilled)
     used = tuple(~held for _ in spilled) if fused is None else (held, *(~held for _ in spilled))
-    if plan.split:   # one split: the kernel writes O itself and no merge is launched (FA2/FA3 num_splits == 1)
-        splits = next(r.splits for r, k in zip(spilled, plan.spilled) if k.kind == "traversal")
+    if plan.split:   # one split: the kernel writes O itself, no merge runs (FA2/FA3: num_splits == 1)
+        splits = np.asarray(next(r.splits for r, k in zip(spilled, plan.spilled) if k.kind == "traversal"))
         offset = len(results) - len(spilled)
-        used = tuple(u & (np.asarray(splits) > 1) if i >= offset and plan.spilled[i - offset].kind != "traversal"
-                     else u for i, u in enumerate(used))
+        merges = [i >= offset and plan.spilled[i - offset].kind != "traversal" for i in range(len(used))]
+        used = tuple(u & (splits > 1) if merge else u for u, merge in zip(used, merges))
     kernels = plan.spilled if plan.fused is None else (plan.fused, *plan.spilled)
     groups = tuple(k.groups for k in kernels)
     masking = mask_kernel(shapes, profile, rates) if _unfused_mask(cascade, profile) else None

@@ -95,6 +95,7 @@ _FLAG_KEYS = MappingProxyType({
 _OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False,
                                                         "kernel.grid_order_dispatch": False,
                                                         "kernel.even_specialised": False})
+_CTA_PAIRS = ("", "always", "dense")
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",
@@ -108,12 +109,16 @@ class TileRule:
 
     ``threads`` is the CTA size this tile runs with (0: the profile's
     ``kernel.threads_per_cta``); warps then split the query rows (FlashAttention-2).
+    ``cta_pair`` is when two CTAs on two SMs run as one MMA of twice the rows, each
+    holding and reading half of every K/V tile (Blackwell's 2-CTA tcgen05 mode): ``""``
+    never, ``"always"``, or ``"dense"`` (unmasked problems of more than two query tiles).
     """
 
     max_head_dim: int
     q: int
     kv: int
     threads: int = 0
+    cta_pair: str = ""
 
 
 @dataclass(frozen=True)
@@ -361,13 +366,17 @@ def _rules(label: str, key: str, node: Any) -> tuple[TileRule, ...]:
     for index, item in enumerate(node):
         where = f"{key}[{index}]"
         if not isinstance(item, Mapping) or not {"max_head_dim", "q", "kv"} <= set(item) <= {
-                "max_head_dim", "q", "kv", "threads"}:
-            raise _fail(label, where, "a mapping with keys max_head_dim, q, kv (and optional threads)", item)
+                "max_head_dim", "q", "kv", "threads", "cta_pair"}:
+            raise _fail(label, where, "a mapping with keys max_head_dim, q, kv (and optional threads, "
+                        "cta_pair)", item)
+        if item.get("cta_pair", "") not in _CTA_PAIRS:
+            raise _fail(label, f"{where}.cta_pair", " or ".join(repr(v) for v in _CTA_PAIRS[1:]),
+                        item["cta_pair"])
         values = [item[k] for k in ("max_head_dim", "q", "kv")] + [item.get("threads", 32)]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values) or \
                 values[3] % 32:
             raise _fail(label, where, "positive integers (threads a multiple of 32)", item)
-        rules.append(TileRule(*values[:3], item.get("threads", 0)))
+        rules.append(TileRule(*values[:3], item.get("threads", 0), item.get("cta_pair", "")))
     return tuple(sorted(rules, key=lambda r: r.max_head_dim))
 
 

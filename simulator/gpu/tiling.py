@@ -213,6 +213,27 @@ def rule_threads(head_dim: Any, rules: tuple, default: float) -> Any:
     return threads[index]
 
 
+def rule_pairs(head_dim: Any, rules: tuple, dense: Any, rows: Any, q_tile: Any) -> Any:
+    """Whether the rule covering ``head_dim`` runs as a 2-CTA pair on this problem.
+
+    ``"always"`` pairs; ``"dense"`` pairs an unmasked problem of more than one query tile
+    (FA4: non-causal, non-local, packed rows > 256, its two-128-row tile).
+
+    Examples
+    --------
+    >>> from simulator.gpu.profiles import TileRule
+    >>> rules = (TileRule(128, 256, 128, cta_pair="dense"), TileRule(256, 128, 128, cta_pair="always"))
+    >>> rule_pairs(np.array([128, 128, 128, 256]), rules, np.array([True, False, True, False]),
+    ...            np.array([4096, 4096, 200, 4096]), 256).tolist()
+    [True, False, False, True]
+    """
+    limits = np.array([r.max_head_dim for r in rules])
+    index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+    always = np.array([r.cta_pair == "always" for r in rules])[index]
+    if_dense = np.array([r.cta_pair == "dense" for r in rules])[index]
+    return always | (if_dense & np.asarray(dense) & (np.asarray(rows) > np.asarray(q_tile)))
+
+
 def fit_kv_tile(q_tile: Any, kv_tile: Any, smem_limit: float, q_bytes: Any, kv_bytes: Any,
                 stages: float, qk_dim: Any, v_dim: Any, extra_bytes: Any = 0) -> tuple[Any, Any]:
     """Shrink the key tile until one CTA's tiles fit in ``smem_limit`` bytes.

@@ -45,3 +45,46 @@ def test_mma_issued_by_its_own_warp_overlaps_the_softmax():
     softmax = max(t["exp"], t["fp32"]) + min(t["exp"], t["fp32"]) / FLASH4.streams
     assert pred.time_s >= max(t["tensor"], softmax)
     assert pred.time_s < t["tensor"] + softmax
+
+
+def _unpaired(profile):
+    """The same profile with every tile rule run by one CTA."""
+    import dataclasses
+    from types import MappingProxyType
+
+    tiles = {key: tuple(dataclasses.replace(rule, cta_pair="") for rule in rules)
+             for key, rules in profile.tiles.items()}
+    return dataclasses.replace(profile, tiles=MappingProxyType(tiles))
+
+
+def test_a_2cta_pair_halves_each_sms_kv_tile_and_its_reads():
+    """d256 (always paired, kernels.md sec. 4): a full 128-key tile fits where one CTA alone
+    would shrink it to 80 keys, and each SM writes and reads half of every K/V tile."""
+    problem = AttentionProblem(batch=1, heads=8, kv_heads=8, seq_q=16384, seq_kv=16384,
+                               head_dim_qk=256, dtype="bf16")
+    paired = predict(B200, "attention-1pass", problem, profile=FLASH4)
+    alone = predict(B200, "attention-1pass", problem, profile=_unpaired(FLASH4))
+    assert (paired.extra["kv_tile"], alone.extra["kv_tile"]) == (128, 80)
+    # the same MMAs, but for the last 80-key tile's padding (16384 keys = 204.8 tiles of 80)
+    padded = 205 * 80 / 16384
+    assert alone.resource_times_s["tensor"] == pytest.approx(padded * paired.resource_times_s["tensor"],
+                                                            rel=1e-9)
+    assert paired.resource_times_s["smem"] < 0.6 * alone.resource_times_s["smem"]
+    assert paired.time_s < alone.time_s
+
+
+def test_d128_pairs_only_unmasked_problems_of_more_than_one_query_tile():
+    causal = AttentionProblem(**{**PROBLEM.__dict__, "causal": True})
+    short = AttentionProblem(**{**PROBLEM.__dict__, "seq_q": 256, "seq_kv": 256})
+    for problem, pairs in ((PROBLEM, True), (causal, False), (short, False)):
+        smem = predict(B200, "attention-1pass", problem, profile=FLASH4).resource_times_s["smem"]
+        alone = predict(B200, "attention-1pass", problem, profile=_unpaired(FLASH4)).resource_times_s["smem"]
+        assert (smem < alone) == pairs
+
+
+def test_a_bad_cta_pair_is_a_one_line_error(tmp_path):
+    text = FLASH4.path and open(FLASH4.path, encoding="utf-8").read()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("cta_pair: always", "cta_pair: sometimes"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"cta_pair.*'always' or 'dense'"):
+        load_profile(str(bad))
