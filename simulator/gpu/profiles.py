@@ -111,7 +111,7 @@ class TileRule:
     ``kernel.threads_per_cta``); warps then split the query rows (FlashAttention-2).
     ``cta_pair`` is when two CTAs on two SMs run as one MMA of twice the rows, each
     holding and reading half of every K/V tile (Blackwell's 2-CTA tcgen05 mode): ``""``
-    never, ``"always"``, or ``"dense"`` (unmasked problems of more than two query tiles).
+    never, ``"always"``, or ``"dense"`` (unmasked problems of more than one query tile).
     """
 
     max_head_dim: int
@@ -496,13 +496,20 @@ def check_profile(gpu: Any, profile: KernelProfile) -> None:
     simulator.errors.SpecError: kernel profile 'flash3' needs hopper instructions; ...
     """
     if profile.architectures and gpu.architecture.lower() not in profile.architectures:
-        arch = gpu.architecture.lower()
-        fitting = [name for name in list_profiles()
-                   if not load_profile(name).architectures or arch in load_profile(name).architectures]
+        fitting = [name for name in list_profiles() if _runs_on(name, gpu.architecture.lower())]
         raise SpecError(f"kernel profile '{profile.name}' needs {'/'.join(profile.architectures)} "
                         f"instructions; {gpu.name} is {gpu.architecture} - use --kernel auto "
                         f"({auto_profile(gpu)} here) or a profile for {gpu.architecture}: "
                         f"{', '.join(fitting)}")
+
+
+def _runs_on(name: str, architecture: str) -> bool:
+    """Whether a listed profile runs on an architecture (a profile that does not load: no)."""
+    try:
+        needs = load_profile(name).architectures
+    except SpecError:
+        return False
+    return not needs or architecture in needs
 
 
 def _read_yaml(path: Path) -> Any:
