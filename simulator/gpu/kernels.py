@@ -204,7 +204,8 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     """Choose tiles, fit them in shared memory and derive occupancy."""
     num = profile.number
     head_dim = np.maximum(shapes.head_dim_qk, shapes.head_dim_v)
-    q_rule, kv_rule = rule_tiles(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype))
+    rules = profile.tile_rules(gpu.architecture, shapes.dtype)
+    q_rule, kv_rule = rule_tiles(head_dim, rules)
     if shapes.tiles is not None:
         q_rule, kv_rule = (np.broadcast_to(np.asarray(t), shapes.shape) for t in shapes.tiles)
     pack = profile.flag("kernel.pack_gqa") & (shapes.group > 1) & (shapes.seq_q < q_rule)
@@ -219,13 +220,12 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     kv_store = (shapes.head_dim_qk * shapes.k_bytes + shapes.head_dim_v * shapes.v_bytes) / (
         shapes.head_dim_qk + shapes.head_dim_v)
     row, key = _operand_dims(kernel, shapes)
-    rules = profile.tile_rules(gpu.architecture, shapes.dtype)
     dense = shapes.masks is None and kernel is not None and mask_plan(kernel.binding.cascade).kind == "dense"
     pair = rule_pairs(head_dim, rules, dense, rows, q_tile) if shapes.tiles is None else False
     kv_tile, smem = fit_kv_tile(q_tile, kv_rule, gpu.smem_bytes_per_cta, shapes.in_bytes,
                                 np.maximum(kv_store, shapes.in_bytes) * np.where(pair, 0.5, 1.0),
                                 num("kernel.kv_stages"), row, key - row, q_tile * extra_per_row)
-    given = rule_threads(head_dim, profile.tile_rules(gpu.architecture, shapes.dtype), 0)
+    given = rule_threads(head_dim, rules, 0)
     threads = np.where(given > 0, given, num("kernel.threads_per_cta"))
     regs = threads * num("kernel.registers_per_thread")
     # a rule's warps split its query rows: each warp reads the K/V operand once per step
@@ -647,11 +647,11 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     splits, full = _splitting(kernel, shapes, geo, steps, gpu, profile, split_rank, full) \
         if split else (1, full)
     serial = profile.serial
-    shared_streams, lone_streams = _streams(profile, geo, geo.inst * steps.q_tiles * splits, rates)
-    t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, shared_streams)
-    t_lone = overlap_time({r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, lone_streams)
-    t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, shared_streams)
-    streams = shared_streams
+    streams, lone_streams = _streams(profile, geo, geo.inst * steps.q_tiles * splits, rates)
+    pipes = {r: step[r] / rates.per_sm[r] for r in _SM_RESOURCES}
+    t_step = overlap_time(pipes, serial, streams)
+    t_lone = overlap_time(pipes, serial, lone_streams)
+    t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
     sm_time, ctas, waves, wave_time = _sm_time(steps, geo, (t_step, t_lone), t_tile, splits, profile, rates)
     key_work = _key_work(kernel, shapes, geo, full)
     if key_work is not None:  # a key-side phase over every SM before the query tiles

@@ -180,6 +180,12 @@ def causal_pairs(rows: Any, keys: Any, offset: Any = None) -> Any:
     return clipped_floor_sum(rows, 1, offset + 1, 1, 0, keys)
 
 
+def _rule_index(head_dim: Any, rules: tuple) -> Any:
+    """Index of the first rule whose ``max_head_dim`` covers ``head_dim`` (the last beyond)."""
+    limits = np.array([r.max_head_dim for r in rules])
+    return np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+
+
 def rule_tiles(head_dim: Any, rules: tuple) -> tuple[Any, Any]:
     """``(q_tile, kv_tile)`` of the first rule whose ``max_head_dim`` covers ``head_dim``.
 
@@ -192,8 +198,7 @@ def rule_tiles(head_dim: Any, rules: tuple) -> tuple[Any, Any]:
     >>> [t.tolist() for t in rule_tiles(np.array([32, 64, 96, 512]), rules)]
     [[192, 192, 128, 128], [128, 128, 128, 128]]
     """
-    limits = np.array([r.max_head_dim for r in rules])
-    index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+    index = _rule_index(head_dim, rules)
     return np.array([r.q for r in rules])[index], np.array([r.kv for r in rules])[index]
 
 
@@ -207,8 +212,7 @@ def rule_threads(head_dim: Any, rules: tuple, default: float) -> Any:
     >>> rule_threads(np.array([64, 256]), rules, 128).tolist()
     [128, 256]
     """
-    limits = np.array([r.max_head_dim for r in rules])
-    index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+    index = _rule_index(head_dim, rules)
     threads = np.array([r.threads or default for r in rules])
     return threads[index]
 
@@ -227,8 +231,7 @@ def rule_pairs(head_dim: Any, rules: tuple, dense: Any, rows: Any, q_tile: Any) 
     ...            np.array([4096, 4096, 200, 4096]), 256).tolist()
     [True, False, False, True]
     """
-    limits = np.array([r.max_head_dim for r in rules])
-    index = np.minimum(np.searchsorted(limits, head_dim, side="left"), len(rules) - 1)
+    index = _rule_index(head_dim, rules)
     always = np.array([r.cta_pair == "always" for r in rules])[index]
     if_dense = np.array([r.cta_pair == "dense" for r in rules])[index]
     return always | (if_dense & np.asarray(dense) & (np.asarray(rows) > np.asarray(q_tile)))
