@@ -44,6 +44,7 @@ import einsum
 from einsum import Cascade, Poly
 from simulator.errors import SpecError
 from simulator.gpu.backward_profiles import BackwardProfile, load_backward_profile
+from simulator.gpu.kernels import masked_step_time
 from simulator.gpu.masks import mask_plan, mask_steps
 from simulator.gpu.model import bound_sizes, chosen_cascade, make_shapes, predict, resolve
 from simulator.gpu.plan import plan_cascade
@@ -197,13 +198,13 @@ def _main_kernel(setup: _Setup, main: Mapping[str, Any], sizes: Mapping[str, Any
                                     mask_plan(setup.forward).kind != "dense")
     steps = _visited(setup, sizes, tensors, q_tile, kv_tile)
     step = _step_work(setup, main, q_tile, kv_tile)
-    t_step = overlap_time({r: step[r] / rates.per_sm[r] for r in _PIPES}, prof.serial,
-                          prof.number("overlap.streams")) + _unbuffered_load(setup, q_tile)
+    pipes = {r: step[r] / rates.per_sm[r] for r in _PIPES}
+    t_step = overlap_time(pipes, prof.serial, prof.number("overlap.streams")) + _unbuffered_load(setup, q_tile)
     kv_tiles = int(ceil_div(p.seq_kv, kv_tile))
     q_tiles = int(ceil_div(p.seq_q, q_tile))
     ctas = setup.instances * kv_tiles
     slots = max(prof.number("kernel.ctas_per_sm"), 1) * rates.sm_count
-    masked = setup.fwd_profile.number("overheads.masked_tile_cost") * t_step
+    masked = masked_step_time(setup.fwd_profile, t_step, pipes["exp"])
     overhead = setup.fwd_profile.number("overheads.cta_cycles") / rates.clock_hz
     per_instance = steps["steps"] * t_step + steps["partial"] * masked + kv_tiles * overhead
     # CTAs of unequal work (causal) are dealt to free SMs: total over slots, or the longest

@@ -37,8 +37,8 @@ from simulator.gpu.tiling import (
 )
 from simulator.hardware import GPUSpec
 
-__all__ = ["KernelResult", "Shapes", "copy_kernel", "hold_tile", "mask_kernel", "traversal_kernel",
-           "untiled_kernel"]
+__all__ = ["KernelResult", "Shapes", "copy_kernel", "hold_tile", "mask_kernel", "masked_step_time",
+           "masking_overhead_bound", "traversal_kernel", "untiled_kernel"]
 
 _SM_RESOURCES = ("tensor", "exp", "fp32", "smem")
 _QUANTIZED_KV = ("fp8", "int8", "int4")
@@ -377,7 +377,7 @@ def _streams(profile: KernelProfile, geo: _Geometry, ctas: Any, rates: SMRates) 
     return np.clip(_co_resident(geo, ctas, rates) * own, 1.0, streams), own
 
 
-def _dispatch_tail(steps: StepCounts, per_cta: Any, ctas: Any, slots: Any) -> Any:
+def _dispatch_tail(steps: StepCounts, per_cta: Any, ctas: Any, slots: Any, masked: Any = 0.0) -> Any:
     """Extra steps at the end of a grid-order dispatch of CTAs of unequal length.
 
     The hardware hands out CTAs in grid order as slots free up. When the last one is handed
@@ -391,7 +391,10 @@ def _dispatch_tail(steps: StepCounts, per_cta: Any, ctas: Any, slots: Any) -> An
     With the wave count's ``ceil(ctas / slots) E[w]``, the closed form is within 4% of a
     greedy-dispatch simulation's makespan on the A100 rows' causal grids (1,024-4,096 CTAs
     on 216 slots) and 7% on the Qwen trace's (1,280 CTAs of 1-5 steps on 264 slots);
-    tests/simulator/gpu/test_dispatch_tail.py checks it against the simulation.
+    tests/simulator/gpu/test_dispatch_tail.py checks it against the simulation. A CTA's
+    length counts its partly masked steps at ``1 + masked`` steps (``masked``: their extra
+    cost over a step); every query tile on a causal diagonal masks about as many, the
+    longest CTA included.
 
     >>> from simulator.gpu.tiling import StepCounts
     >>> causal = StepCounts(steps=528, partial=32, max_steps=32, q_tiles=32, kv_tiles=32)
@@ -401,33 +404,64 @@ def _dispatch_tail(steps: StepCounts, per_cta: Any, ctas: Any, slots: Any) -> An
     >>> float(_dispatch_tail(dense, 32, 1024, 216))
     0.0
     """
-    mean = steps.steps / np.maximum(per_cta, 1)
-    longest = np.maximum(steps.max_steps, mean)
+    mean = (steps.steps + steps.partial * masked) / np.maximum(per_cta, 1)
+    longest = np.maximum(steps.max_steps + steps.partial / np.maximum(per_cta, 1) * masked, mean)
     shortest = np.clip(2 * mean - longest, 0, longest)
     second = (shortest ** 2 + shortest * longest + longest ** 2) / 3
     extra = longest - second / (2 * np.maximum(mean, 1e-12)) - mean / 2
     return np.maximum(extra, 0) * np.clip(ctas / slots - 1, 0, 1)
 
 
+def masked_step_time(profile: KernelProfile, t_step: Any, t_exp: Any) -> Any:
+    """Extra time of a partly masked step over an unmasked one.
+
+    ``overheads.masked_tile_cost`` prices it as a fraction of the step (gna.md sec. 4.5:
+    a masked tile costs 1.25-1.65x), ``overheads.masked_element_cost`` per score element of
+    the tile, in units of the element's exp-pipe time ``t_exp`` (the step's MUFU time, one
+    exp per score): the mask's index compare and select run over the tile's scores, so
+    their cost does not grow with the head dim as the GEMMs' does. FA2 applies the mask
+    element by element in the warps that then run the softmax (``apply_mask``,
+    flash_fwd_kernel.h), in series with its GEMMs. As ``t_exp <= t_step``, a masked step
+    costs at most :func:`masking_overhead_bound` more than an unmasked one.
+
+    >>> from simulator.gpu import load_profile
+    >>> float(masked_step_time(load_profile("flash3"), 4.0, 1.0))   # 0.25 of the step
+    1.0
+    """
+    return profile.number("overheads.masked_tile_cost") * t_step + \
+        profile.number("overheads.masked_element_cost") * t_exp
+
+
+def masking_overhead_bound(profile: KernelProfile) -> float:
+    """The most a masked step costs over an unmasked one, as a fraction of the step.
+
+    >>> from simulator.gpu import load_profile
+    >>> masking_overhead_bound(load_profile("flash3"))
+    0.25
+    """
+    return profile.number("overheads.masked_tile_cost") + profile.number("overheads.masked_element_cost")
+
+
 def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any], t_tile: Any, splits: Any,
              profile: KernelProfile, rates: SMRates) -> tuple[Any, Any, Any, Any]:
     """Time of the CTA grid on the SMs: waves of resident CTAs, tail and per-CTA overhead.
 
-    ``t_step`` is a step's time with the grid's co-resident CTAs and with one CTA alone
-    (which runs a grid-order dispatch's tail, :func:`_dispatch_tail`). Returns the time, the
-    CTAs, the waves and one wave's time on an SM.
+    ``t_step`` is a step's time with the grid's co-resident CTAs, with one CTA alone
+    (which runs a grid-order dispatch's tail, :func:`_dispatch_tail`) and its exp pipe's
+    time (the measure of its score elements, :func:`masked_step_time`). Returns the time,
+    the CTAs, the waves and one wave's time on an SM.
     """
-    t_step, t_lone = t_step
+    t_step, t_lone, t_exp = t_step
     ctas = geo.inst * steps.q_tiles * splits
     slots = np.maximum(geo.occ * rates.sm_count, 1)
     shared = _co_resident(geo, ctas, rates)
     per_cta = steps.q_tiles * splits
-    masked = profile.number("overheads.masked_tile_cost") * t_step
+    masked = masked_step_time(profile, t_step, t_exp)
     partial = steps.partial
     if profile.flags.get("kernel.mask_every_tile", False):   # not block-sparse: every tile masked
         partial = np.where(steps.partial > 0, steps.steps, 0)
     mean = (steps.steps * t_step + partial * masked) / per_cta + t_tile
-    longest = ceil_div(steps.max_steps, splits) * t_step + t_tile
+    longest = ceil_div(steps.max_steps, splits) * t_step + partial / per_cta * masked + t_tile
     overhead = profile.number("overheads.cta_cycles") / rates.clock_hz
     waves = ceil_div(ctas, slots)
     # Every wave exposes a prologue/epilogue, also with two or more CTAs per SM: the first
@@ -438,7 +472,8 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any], t_tile:
     exposed = waves * overhead
     tail = 0.0
     if profile.flags.get("kernel.grid_order_dispatch", False):
-        tail = _dispatch_tail(steps, per_cta, ctas, slots) * t_lone
+        share = masked / np.maximum(t_step, 1e-30)
+        tail = _dispatch_tail(steps._replace(partial=partial), per_cta, ctas, slots, share) * t_lone
     time = np.maximum(waves * shared * mean + exposed + tail, shared * longest + overhead)
     return np.where(geo.occ > 0, time, np.inf), ctas, waves, shared * mean
 
@@ -652,7 +687,8 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     t_step = overlap_time(pipes, serial, streams)
     t_lone = overlap_time(pipes, serial, lone_streams)
     t_tile = overlap_time({r: tile[r] / rates.per_sm[r] for r in _SM_RESOURCES}, serial, streams)
-    sm_time, ctas, waves, wave_time = _sm_time(steps, geo, (t_step, t_lone), t_tile, splits, profile, rates)
+    sm_time, ctas, waves, wave_time = _sm_time(steps, geo, (t_step, t_lone, pipes["exp"]), t_tile, splits,
+                                               profile, rates)
     key_work = _key_work(kernel, shapes, geo, full)
     if key_work is not None:  # a key-side phase over every SM before the query tiles
         sm_time = sm_time + overlap_time({r: key_work[r] / (rates.per_sm[r] * rates.sm_count)

@@ -82,6 +82,9 @@ _OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({
     # threads that make one of the ``streams`` instruction streams (FA2: one warp on each of
     # the 4 schedulers); 0: the streams are the kernel's own, whatever shares the SM
     "overlap.stream_threads": 0.0,
+    # a masked step's extra time per score element of its tile, in units of one element's
+    # exp-pipe (MUFU) time: mask work that scales with the tile's scores, not its head dim
+    "overheads.masked_element_cost": 0.0,
 })
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
@@ -99,7 +102,7 @@ _CTA_PAIRS = ("", "always", "dense")
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",
-                      "exp_emulated_fraction", "exp_emulation_ops", "stream_threads",
+                      "exp_emulated_fraction", "exp_emulation_ops", "stream_threads", "masked_element_cost",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 

@@ -90,7 +90,7 @@ def default_keys(profile: Any) -> list[str]:
     --------
     >>> from simulator.gpu import load_profile
     >>> default_keys(load_profile("flash2"))
-    ['efficiency.tensor', 'overheads.masked_tile_cost', 'mma_path.hopper']
+    ['efficiency.tensor', 'overheads.masked_element_cost', 'mma_path.hopper']
     """
     return [key for key, source in profile.sources.items()
             if str(source).startswith("fit:") and _value(profile, key) is not None]
