@@ -199,7 +199,8 @@ def _main_kernel(setup: _Setup, main: Mapping[str, Any], sizes: Mapping[str, Any
     steps = _visited(setup, sizes, tensors, q_tile, kv_tile)
     step = _step_work(setup, main, q_tile, kv_tile)
     pipes = {r: step[r] / rates.per_sm[r] for r in _PIPES}
-    t_step = overlap_time(pipes, prof.serial, prof.number("overlap.streams")) + _unbuffered_load(setup, q_tile)
+    t_step = overlap_time(pipes, prof.serial, prof.number("overlap.streams")) + \
+        _unbuffered_load(setup, q_tile)
     kv_tiles = int(ceil_div(p.seq_kv, kv_tile))
     q_tiles = int(ceil_div(p.seq_q, q_tile))
     ctas = setup.instances * kv_tiles
