@@ -779,7 +779,11 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
     """Layout copies of the cascade's inputs before the first kernel (PyTorch rearranges).
 
     ``overheads.input_copies`` copies (read + write) of every input the kernels read from
-    DRAM, one launch per copied input; None when the profile makes no copies.
+    DRAM, one launch per copied input; None when the profile makes no copies. Of them,
+    ``overheads.transposed_copies`` copies of the first kernel's key-side input (the scores'
+    GEMM operand, K) transpose it, as ``attention_pytorch``'s ``rearrange(k, 'b s h d ->
+    (b h) d s')`` does: a strided copy that reaches ``memory.transpose_copy_fraction`` of
+    the DRAM peak instead of the profile's DRAM efficiency.
 
     Examples
     --------
@@ -798,15 +802,22 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
     if copies <= 0 or not inputs:
         return None
     values = full_sizes(kernels[0], shapes)
-    dram = 0.0
+    keys = next((m.name for m in kernels[0].moves if m.role == "input" and m.streamed), None)
+    transposed = min(profile.number("overheads.transposed_copies"), copies)
+    fraction = profile.number("memory.transpose_copy_fraction")
+    dram, slow = 0.0, 0.0
     for move in inputs.values():
         count = shapes.batch * shapes.kv_heads if move.streamed else shapes.instances
-        dram = dram + 2 * copies * move.elements.evaluate(values) * count * _move_bytes(
-            move, shapes, profile)
+        one_copy = 2 * move.elements.evaluate(values) * count * _move_bytes(move, shapes, profile)
+        dram = dram + copies * one_copy
+        if move.name == keys and fraction > 0:
+            slow = slow + transposed * one_copy
     zero = 0.0 * dram
     work = {"tensor": zero, "exp": zero, "fp32": zero, "smem": zero, "dram": dram}
     launch = copies * len(inputs) * profile.number("overheads.launch_s")
     times = _resource_times(work, rates, dram, launch)
+    if fraction > 0:   # the transposing copy streams at its own, lower rate
+        times["dram"] = (dram - slow) / rates.dram + slow / (fraction * rates.peak["dram"])
     one = np.ones(shapes.shape, dtype=np.int64)
     return KernelResult("input-copies", times["dram"] + launch, work, times, dram, one * 0,
                         one * 0, one * 0, one * 0, one * 0, one * 0, one, one * 0.0, False)

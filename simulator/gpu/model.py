@@ -536,7 +536,7 @@ def predict_batch(hw: str | os.PathLike[str] | GPUSpec, cascade: str | os.PathLi
     >>> pred = predict_batch("h100", "attention-1pass", batch=16384 // seq, heads=16,
     ...                      seq_q=seq, seq_kv=seq, head_dim=128)
     >>> pred.tflops_per_s.round(-1).tolist()
-    [570.0, 620.0, 640.0]
+    [560.0, 620.0, 640.0]
     """
     gpu, c, prof = resolve(hw, cascade, profile)
     masked, rows = _masked(c, causal)

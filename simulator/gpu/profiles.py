@@ -85,6 +85,9 @@ _OPTIONAL_NUMBERS: Mapping[str, float] = MappingProxyType({
     # a masked step's extra time per score element of its tile, in units of one element's
     # exp-pipe (MUFU) time: mask work that scales with the tile's scores, not its head dim
     "overheads.masked_element_cost": 0.0,
+    # of the ``input_copies``, those that transpose (PyTorch's K rearrange to (b h) d s), and
+    # the fraction of the DRAM peak such a strided copy reaches
+    "overheads.transposed_copies": 0.0, "memory.transpose_copy_fraction": 0.0,
 })
 #: Sections only fused (tiled) kernels need.
 _FUSED_ONLY = frozenset({"kernel", "decode", "tiles"})
@@ -103,6 +106,7 @@ _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fracti
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
                       "page_overhead_bytes", "fp8_v_transpose_passes", "fp8_p_layout_ops",
                       "exp_emulated_fraction", "exp_emulation_ops", "stream_threads", "masked_element_cost",
+                      "transposed_copies", "transpose_copy_fraction",
                       "dram_latency_s", "fp8", "int8", "int4"})
 
 
