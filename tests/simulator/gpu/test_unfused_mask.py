@@ -55,3 +55,26 @@ def test_fa2_d256_on_hopper_is_slower_per_flop_than_d128():
 
     rules = load_profile("flash2").tile_rules("Ampere")
     assert (rules[-1].q, rules[-1].kv, rules[-1].threads) == (128, 64, 256)
+
+
+def test_the_transposed_k_copy_streams_at_its_own_rate():
+    """attention_pytorch copies q, k and v once; k's copy transposes it ('b s h d -> (b h) d s')
+    and runs at ``memory.transpose_copy_fraction`` of the DRAM peak, the others at the
+    profile's DRAM efficiency. Truth: the bytes and rates written out by hand."""
+    from simulator.gpu import load_profile
+    from simulator.hardware import load_gpu
+    problem = _problem(False, seq=1024, batch=2, heads=8, head_dim=64)
+    pred = predict("h100", "attention-3pass", problem, profile="unfused")
+    copies = next(k for k in pred.kernels if k.name == "input-copies")
+    gpu, profile = load_gpu("h100"), load_profile("unfused")
+    one = 2 * 2 * 8 * 1024 * 64 * 2                       # read + write one fp16 input
+    peak = gpu.dram_bytes_per_s
+    expected = 2 * one / (profile.efficiency["dram"] * peak) + \
+        one / (profile.number("memory.transpose_copy_fraction") * peak) + \
+        3 * profile.number("overheads.launch_s")
+    assert float(copies.dram_bytes) == 3 * one
+    assert float(copies.time_s) == pytest.approx(expected, rel=1e-9)
+    plain = load_profile("unfused").with_values({"overheads.transposed_copies": 0.0})
+    untransposed = predict("h100", "attention-3pass", problem, profile=plain)
+    contiguous = next(k for k in untransposed.kernels if k.name == "input-copies")
+    assert float(contiguous.time_s) < float(copies.time_s)
