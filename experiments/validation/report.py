@@ -68,9 +68,10 @@ class FidelityRow:
 
 
 def _shape(batch: int, heads: int, kv_heads: int, seq_q: int, seq_kv: int, head_dim: int,
-           causal: bool, dtype: str) -> str:
+           causal: bool, dtype: str, window: int | None = None) -> str:
     kv = f"/{kv_heads}" if kv_heads != heads else ""
-    return (f"B{batch} H{heads}{kv} {seq_q}x{seq_kv} d{head_dim} {'causal ' if causal else ''}{dtype}")
+    mask = f"window {window} " if window else ("causal " if causal else "")
+    return f"B{batch} H{heads}{kv} {seq_q}x{seq_kv} d{head_dim} {mask}{dtype}"
 
 
 def _fa3_paper_rows() -> list[FidelityRow]:
@@ -123,12 +124,13 @@ def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
     return rows
 
 
-def _headline_rows(name: str, spec: dict) -> list[FidelityRow]:
+def _headline_rows(name: str, spec: dict, profile: Any = None) -> list[FidelityRow]:
     """A "reaches up to X TFLOP/s" claim: the sweep's best predicted point against X.
 
     The sweep is the FlashAttention benchmark's (reference C.1): ``tokens`` (16k) split into
     ``batch = max(1, tokens // seq)``, ``heads = hidden // head_dim``, over the spec's
-    ``seqlens``, ``head_dims`` and ``causal`` settings, in the spec's ``dtype``.
+    ``seqlens``, ``head_dims`` and ``causal`` settings, in the spec's ``dtype``; ``profile``
+    (a :class:`~simulator.gpu.profiles.KernelProfile`) replaces the spec's, as a fit does.
     """
     from simulator.gpu import predict_batch
 
@@ -140,7 +142,8 @@ def _headline_rows(name: str, spec: dict) -> list[FidelityRow]:
         for causal in spec.get("causal", [False, True]):
             pred = predict_batch(spec["hardware"], "attention-1pass", batch=np.maximum(tokens // seq, 1),
                                  heads=hidden // head_dim, seq_q=seq, seq_kv=seq, head_dim=head_dim,
-                                 causal=causal, dtype=spec.get("dtype", "fp16"), profile=spec["profile"])
+                                 causal=causal, dtype=spec.get("dtype", "fp16"),
+                                 profile=profile or spec["profile"])
             index = int(np.argmax(pred.tflops_per_s))
             value = float(pred.tflops_per_s[index])
             if value > best[0]:
@@ -158,22 +161,27 @@ def _headline_rows(name: str, spec: dict) -> list[FidelityRow]:
     return [FidelityRow(name, str(claim["kernel"]), spec["hardware"], profile,
                         f"{label} (best: d{head_dim} seq {seq}{' causal' if causal else ''} "
                         f"{spec.get('dtype', 'fp16')})",
-                        seq, measured, 1.0 / best[0], False, bound)]
+                        seq, measured, 1.0 / best[0], bool(spec.get("fitted", False)), bound)]
 
 
 def _trace_rows(spec: dict) -> list[FidelityRow]:
-    """The real traces, as ``einsim validate`` prices them."""
+    """The real traces, as ``einsim validate`` prices them (with a spec's ``manifests``)."""
     from simulator.traces.load import load_trace
+    from simulator.traces.manifest import apply_manifest, load_manifest
     from simulator.traces.validate import validate
 
     rows = []
+    manifests = spec.get("manifests", {})
     for name in spec["files"]:
         trace = load_trace((HERE / spec["folder"] / f"{name}.json.gz").resolve())
+        if name in manifests:   # what the trace does not record, from its documentation
+            trace = apply_manifest(trace, load_manifest(HERE / manifests[name]))
         for row in validate(trace).rows:
             s = row.group.shape
             rows.append(FidelityRow(
                 f"trace:{trace.name.split('__')[0]}", row.group.family, row.hw, row.profile,
-                _shape(s.batch, s.heads, s.kv_heads, s.seq_q, s.seq_kv, s.head_dim, s.causal, s.dtype),
+                _shape(s.batch, s.heads, s.kv_heads, s.seq_q, s.seq_kv, s.head_dim, s.causal, s.dtype,
+                       s.window),
                 max(s.seq_q, s.seq_kv), row.measured_s, row.predicted_s, False, row.bound))
     return rows
 

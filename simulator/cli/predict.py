@@ -359,8 +359,9 @@ _Dilation = Annotated[str, typer.Option(help="Dilation per dimension.")]
 _QTile = Annotated[str | None, typer.Option(help="Query tile, e.g. 128 or 8x4x8.")]
 _KvTile = Annotated[str | None, typer.Option(help="Key/value tile (default: as --q-tile).")]
 _KvTiling = Annotated[str, typer.Option(help="KV tiling for masks: static or dynamic.")]
-_Kernel = Annotated[str, typer.Option(help="Kernel profile: auto (by the GPU architecture), flash3, "
-                                           "flash2, unfused, amd-fmha or a YAML.")]
+_Kernel = Annotated[str, typer.Option(help="Kernel profile: auto (by the GPU architecture), flash2, "
+                                           "flash3, flash4, cutlass-fmha, natten, natten-sm100, "
+                                           "unfused, amd-fmha or a YAML.")]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 _Pass = Annotated[str, typer.Option(
     "--pass", help="fwd (default), bwd (the FlashAttention backward: preprocess, main, dQ "

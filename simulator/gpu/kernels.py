@@ -30,6 +30,7 @@ from simulator.gpu.tiling import (
     fit_kv_tile,
     l2_miss_fraction,
     occupancy,
+    rule_pair_emulation,
     rule_pairs,
     rule_threads,
     rule_tiles,
@@ -181,6 +182,7 @@ class _Geometry:
     read_rows: Any = None
     threads: Any = None
     pair: Any = False     # a 2-CTA pair: each CTA holds and reads half of every K/V tile
+    emulated: Any = 0.0   # fraction of the exps emulated on the FMA pipes (FA4)
 
 
 
@@ -233,7 +235,8 @@ def _geometry(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, q_override: 
     occ = occupancy(smem, gpu.smem_bytes_per_sm, gpu.smem_bytes_per_cta, regs,
                     gpu.register_count_per_sm, gpu.max_ctas_per_sm or np.inf)
     inst = np.where(pack, shapes.batch * shapes.kv_heads, shapes.instances)
-    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack, read_rows, threads, pair)
+    emulated = rule_pair_emulation(head_dim, rules, pair, num("kernel.exp_emulated_fraction"))
+    return _Geometry(q_tile, kv_tile, smem, occ, rows, inst, pack, read_rows, threads, pair, emulated)
 
 
 def hold_tile(shapes: Shapes, gpu: GPUSpec, profile: KernelProfile, held_per_row: Any,
@@ -313,7 +316,9 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     (``kernel.fp8_v_transpose_passes`` shared-memory passes over each V tile) and the ops
     that bring P into the FP8 operand layout (``kernel.fp8_p_layout_ops`` per score), and a
     profile that emulates ``kernel.exp_emulated_fraction`` of the exps on the FMA pipes (FA4)
-    moves them from the MUFU to ``kernel.exp_emulation_ops`` FP32 ops each.
+    moves them from the MUFU to ``kernel.exp_emulation_ops`` FP32 ops each (a tile rule's
+    ``pair_exp_emulated`` where its 2-CTA pair runs). A profile with
+    ``kernel.conditional_rescale`` does not pay the accumulator's per-step rescale.
     """
     values = kernel.binding.step(full, geo.q_tile, geo.kv_tile)
     step = _evaluate(kernel.step, values)
@@ -331,8 +336,13 @@ def _step_work(kernel: KernelPlan, shapes: Shapes, geo: _Geometry, profile: Kern
     if profile.flag("kernel.q_operand_from_smem"):
         step["smem"] = step["smem"] + resident * shapes.in_bytes
     tile["smem"] = 0.0 * tile["fp32"]
-    emulated = profile.number("kernel.exp_emulated_fraction")
-    if emulated > 0:   # FA4: part of each row's exp2 as a polynomial on the FMA pipes
+    if profile.flag("kernel.conditional_rescale") and kernel.rescale_step and shapes.dtype != "fp8":
+        # FA4 keeps the old max unless it rises by more than 8 (log2): O is rarely rescaled
+        # (16-bit inputs; FP8 uses a threshold of 0, kernels.md sec. 4)
+        for resource, work in _evaluate(kernel.rescale_step, values).items():
+            step[resource] = step[resource] - work
+    emulated = geo.emulated
+    if np.any(emulated > 0):   # FA4: part of each row's exp2 as a polynomial on the FMA pipes
         step["fp32"] = step["fp32"] + emulated * step["exp"] * profile.number("kernel.exp_emulation_ops")
         step["exp"] = (1.0 - emulated) * step["exp"]
     if shapes.dtype == "fp8" and kernel.has_pairs:   # FP8 operands: V transpose, P layout

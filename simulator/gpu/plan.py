@@ -81,7 +81,9 @@ class KernelPlan:
     per key tile of Einsums that traverse the keys without the queries (linear
     attention's ``K^T V`` state): done once per key tile, not once per query tile;
     ``has_pairs`` is False when no Einsum pairs queries with keys (the query tiles then
-    read only the key phase's result, not the keys).
+    read only the key phase's result, not the keys). ``rescale_step`` is the part of
+    ``step`` that rescales the output accumulator by the running max's correction
+    (``SPNV = RNV * PRM``), which a kernel with a conditional rescale (FA4) skips.
     """
 
     name: str
@@ -99,6 +101,7 @@ class KernelPlan:
     q_per_row: Poly = Poly()
     key_step: tuple[tuple[str, Poly], ...] = ()
     has_pairs: bool = True
+    rescale_step: tuple[tuple[str, Poly], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,28 @@ def _accumulate_adds(cascade: Cascade) -> frozenset[str]:
     return frozenset(adds)
 
 
+def _accumulator_rescales(cascade: Cascade, fused_adds: frozenset[str]) -> frozenset[str]:
+    """Einsums that rescale an accumulator before a contraction result is added to it.
+
+    In ``RNV[m1+1] = SLNV + SPNV`` the term that is not the contraction's output
+    (``SPNV = RNV[m1] * PRM``) carries the accumulator over with the max correction.
+    """
+    macs = _mac_outputs(cascade)
+    producers = {e.name: e.label for e in cascade.einsums}
+    out = set()
+    for label in fused_adds:
+        einsum = cascade.einsum(label)
+        for ref in expr_refs(einsum.expr):
+            producer = producers.get(ref.name)
+            if ref.name in macs or producer is None or producer == label:
+                continue
+            expr = cascade.einsum(producer).expr
+            if isinstance(expr, Binary) and expr.op == "*" and \
+                    einsum.name in {r.name for r in expr_refs(expr)}:
+                out.add(producer)
+    return frozenset(out)
+
+
 def _traverses(binding: RankBinding, einsum: Einsum) -> bool:
     """True if the Einsum iterates over the key rank or one of its partitions."""
     if binding.key is None:
@@ -317,9 +342,12 @@ def _kernel(binding: RankBinding, name: str, kind: str, labels: tuple[str, ...],
     total = _resource_work(cascade, work_labels, mac_on_fp32, fused_adds)
     moves = _moves(binding, labels, context["alias"], context["producer"], context["index"])
     streamed, resident, per_key, per_row = _operands(binding, labels, context["alias"])
+    rescales = tuple(lb for lb in pairs if lb in context.get("rescales", ()))
+    rescale = _resource_work(cascade, rescales, mac_on_fp32, fused_adds) if rescales else {}
     return KernelPlan(name, kind, labels, groups, tuple(step.items()), tuple(tile.items()),
                       tuple(total.items()), moves, streamed, resident, binding, per_key, per_row,
-                      tuple(key_step.items()) if key_only else (), bool(pairs) or not key_only)
+                      tuple(key_step.items()) if key_only else (), bool(pairs) or not key_only,
+                      tuple(rescale.items()))
 
 
 def _queries(binding: RankBinding, einsum: Einsum) -> bool:
@@ -341,7 +369,9 @@ def _build(binding: RankBinding, kernels: list[tuple[str, str, tuple[str, ...], 
             producer[cascade.einsum(label).name] = index
     for copy_name in alias:
         producer.pop(copy_name, None)
-    context = {"alias": alias, "producer": producer, "fused_adds": _accumulate_adds(cascade)}
+    fused_adds = _accumulate_adds(cascade)
+    context = {"alias": alias, "producer": producer, "fused_adds": fused_adds,
+               "rescales": _accumulator_rescales(cascade, fused_adds)}
     plans = []
     for index, (name, kind, labels, groups) in enumerate(kernels):
         context["index"] = index

@@ -18,7 +18,7 @@ Examples
 >>> flash3.tile_for(128)
 (128, 128)
 >>> sorted(list_profiles())[:3]
-['amd-fmha', 'flash2', 'flash3']
+['amd-fmha', 'cutlass-fmha', 'flash2']
 """
 
 from __future__ import annotations
@@ -98,9 +98,12 @@ _FLAG_KEYS = MappingProxyType({
 #: masks every visited tile unless no tile is partly masked (NATTEN's Blackwell FNA).
 #: ``kernel.grid_order_dispatch`` = the hardware hands out the CTAs in grid order (no
 #: longest-first tile scheduler), so unequal CTAs (a causal mask) leave a tail.
+#: ``kernel.conditional_rescale`` = the kernel rescales the output accumulator only when the
+#: running max grows past a threshold (FA4), so the per-step rescale is not paid.
 _OPTIONAL_FLAGS: Mapping[str, bool] = MappingProxyType({"kernel.mask_every_tile": False,
                                                         "kernel.grid_order_dispatch": False,
-                                                        "kernel.even_specialised": False})
+                                                        "kernel.even_specialised": False,
+                                                        "kernel.conditional_rescale": False})
 _CTA_PAIRS = ("", "always", "dense")
 _FRACTIONS = frozenset({"efficiency", "l2_usable_fraction", "exp_emulated_fraction"})
 _ZERO_OK = frozenset({"cta_cycles", "launch_s", "masked_tile_cost", "input_copies", "mask_passes",
@@ -119,6 +122,8 @@ class TileRule:
     ``cta_pair`` is when two CTAs on two SMs run as one MMA of twice the rows, each
     holding and reading half of every K/V tile (Blackwell's 2-CTA tcgen05 mode): ``""``
     never, ``"always"``, or ``"dense"`` (unmasked problems of more than one query tile).
+    ``pair_exp_emulated`` is the fraction of exps emulated on the FMA pipes when the pair
+    runs (FA4 tunes it per configuration; -1: the profile's ``kernel.exp_emulated_fraction``).
     """
 
     max_head_dim: int
@@ -126,6 +131,7 @@ class TileRule:
     kv: int
     threads: int = 0
     cta_pair: str = ""
+    pair_exp_emulated: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -373,9 +379,14 @@ def _rules(label: str, key: str, node: Any) -> tuple[TileRule, ...]:
     for index, item in enumerate(node):
         where = f"{key}[{index}]"
         if not isinstance(item, Mapping) or not {"max_head_dim", "q", "kv"} <= set(item) <= {
-                "max_head_dim", "q", "kv", "threads", "cta_pair"}:
+                "max_head_dim", "q", "kv", "threads", "cta_pair", "pair_exp_emulated"}:
             raise _fail(label, where, "a mapping with keys max_head_dim, q, kv (and optional threads, "
-                        "cta_pair)", item)
+                        "cta_pair, pair_exp_emulated)", item)
+        emulated = item.get("pair_exp_emulated", -1.0)
+        if "pair_exp_emulated" in item and (isinstance(emulated, bool) or not isinstance(
+                emulated, (int, float)) or not 0 <= emulated <= 1 or not item.get("cta_pair")):
+            raise _fail(label, f"{where}.pair_exp_emulated", "a fraction in [0, 1] on a rule with a cta_pair",
+                        emulated)
         if item.get("cta_pair", "") not in _CTA_PAIRS:
             raise _fail(label, f"{where}.cta_pair", " or ".join(repr(v) for v in _CTA_PAIRS[1:]),
                         item["cta_pair"])
@@ -383,7 +394,8 @@ def _rules(label: str, key: str, node: Any) -> tuple[TileRule, ...]:
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values) or \
                 values[3] % 32:
             raise _fail(label, where, "positive integers (threads a multiple of 32)", item)
-        rules.append(TileRule(*values[:3], item.get("threads", 0), item.get("cta_pair", "")))
+        rules.append(TileRule(*values[:3], item.get("threads", 0), item.get("cta_pair", ""),
+                              float(emulated)))
     return tuple(sorted(rules, key=lambda r: r.max_head_dim))
 
 
@@ -588,7 +600,7 @@ def load_profile(name_or_path: str | os.PathLike[str] | KernelProfile) -> Kernel
     >>> load_profile("flash9")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    simulator.errors.SpecError: unknown kernel profile 'flash9'; known: amd-fmha, flash2, ...
+    simulator.errors.SpecError: unknown kernel profile 'flash9'; known: amd-fmha, cutlass-fmha, ...
     """
     if isinstance(name_or_path, KernelProfile):
         return name_or_path

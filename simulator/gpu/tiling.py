@@ -34,6 +34,8 @@ __all__ = [
     "l2_miss_fraction",
     "no_fit_reason",
     "occupancy",
+    "rule_pair_emulation",
+    "rule_pairs",
     "rule_threads",
     "rule_tiles",
     "split_count",
@@ -215,6 +217,22 @@ def rule_threads(head_dim: Any, rules: tuple, default: float) -> Any:
     index = _rule_index(head_dim, rules)
     threads = np.array([r.threads or default for r in rules])
     return threads[index]
+
+
+def rule_pair_emulation(head_dim: Any, rules: tuple, paired: Any, default: float) -> Any:
+    """Exp-emulation fraction of the rule covering ``head_dim``: its 2-CTA value where paired.
+
+    Examples
+    --------
+    >>> from simulator.gpu.profiles import TileRule
+    >>> rules = (TileRule(128, 256, 128, cta_pair="dense", pair_exp_emulated=0.1875),
+    ...          TileRule(256, 128, 128, cta_pair="always"))
+    >>> rule_pair_emulation(np.array([128, 128, 256]), rules, np.array([True, False, True]), 0.125).tolist()
+    [0.1875, 0.125, 0.125]
+    """
+    index = _rule_index(head_dim, rules)
+    value = np.array([r.pair_exp_emulated for r in rules])[index]
+    return np.where(np.asarray(paired) & (value >= 0), value, default)
 
 
 def rule_pairs(head_dim: Any, rules: tuple, dense: Any, rows: Any, q_tile: Any) -> Any:

@@ -24,18 +24,60 @@ def test_blackwell_gets_flash4_and_flash3_needs_hopper():
         predict(load_gpu("h100"), "attention-1pass", PROBLEM, profile="flash4")
 
 
-def test_exp_emulation_moves_exactly_its_fraction_to_the_fma_pipes():
-    """MUFU work scales by (1 - f); the FP32 pipe gains f x exps x ops per emulated exp."""
-    none = FLASH4.with_values({"kernel.exp_emulated_fraction": 0.0})
+def _with_rules(profile, **changes):
+    """The same profile with every tile rule changed (``cta_pair``, ``pair_exp_emulated``)."""
+    import dataclasses
+    from types import MappingProxyType
+
+    tiles = {key: tuple(dataclasses.replace(rule, **changes) for rule in rules)
+             for key, rules in profile.tiles.items()}
+    return dataclasses.replace(profile, tiles=MappingProxyType(tiles))
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_exp_emulation_moves_exactly_its_fraction_to_the_fma_pipes(paired):
+    """MUFU work scales by (1 - f); the FP32 pipe gains f x exps x ops per emulated exp. f is
+    the profile's 12.5% for one CTA and the d128 rule's 18.75% for FA4's 2-CTA mode
+    (kernels.md sec. 4: freq 16/start 1 and 10/1)."""
+    base = FLASH4 if paired else _with_rules(FLASH4, cta_pair="")
+    fraction = 0.1875 if paired else FLASH4.number("kernel.exp_emulated_fraction")
+    none = _with_rules(base, pair_exp_emulated=0.0) if paired else base
+    none = none.with_values({"kernel.exp_emulated_fraction": 0.0})
     plain = predict(B200, "attention-1pass", PROBLEM, profile=none)
-    emulated = predict(B200, "attention-1pass", PROBLEM, profile=FLASH4)
-    fraction, ops = FLASH4.number("kernel.exp_emulated_fraction"), FLASH4.number("kernel.exp_emulation_ops")
+    emulated = predict(B200, "attention-1pass", PROBLEM, profile=base)
+    ops = FLASH4.number("kernel.exp_emulation_ops")
     exp_time = plain.resource_times_s["exp"]
     assert emulated.resource_times_s["exp"] == pytest.approx((1 - fraction) * exp_time, rel=1e-9)
     # exp rate 16/clk/SM vs FP32 128 lanes/clk/SM at the same efficiency: one exp = 1/8 lane-op time
     extra_fp32 = emulated.resource_times_s["fp32"] - plain.resource_times_s["fp32"]
     assert extra_fp32 == pytest.approx(fraction * exp_time * ops * 16 / 128, rel=1e-9)
     assert emulated.time_s < plain.time_s    # d128 on B200 is exp-heavy: emulation pays
+
+
+def test_the_conditional_rescale_drops_the_per_step_o_rescale_for_16_bit_inputs():
+    """FA4 rescales O only when the max grows by more than 8 (16-bit; FP8's threshold is 0):
+    the FP32 pipe loses one multiply per output element and step, q_tile x dv x steps."""
+    always = _with_flag(FLASH4, "kernel.conditional_rescale", False)
+    for dtype, saves in (("bf16", True), ("fp8", False)):
+        problem = AttentionProblem(**{**PROBLEM.__dict__, "dtype": dtype})
+        skipped = predict(B200, "attention-1pass", problem, profile=FLASH4)
+        paid = predict(B200, "attention-1pass", problem, profile=always)
+        saved = paid.resource_times_s["fp32"] - skipped.resource_times_s["fp32"]
+        if not saves:
+            assert saved == 0
+            continue
+        # every (query, key tile) pair once: 16 heads x 8192 queries x 64 key tiles x 128 dv
+        multiplies = 16 * 8192 * (8192 // 128) * 128
+        rate = FLASH4.efficiency["fp32"] * B200.fp32_flops / 2
+        assert saved == pytest.approx(multiplies / rate, rel=1e-9)
+
+
+def _with_flag(profile, key, value):
+    """The same profile with one flag changed."""
+    import dataclasses
+    from types import MappingProxyType
+
+    return dataclasses.replace(profile, flags=MappingProxyType({**profile.flags, key: value}))
 
 
 def test_mma_issued_by_its_own_warp_overlaps_the_softmax():

@@ -277,7 +277,7 @@ def test_other_gpus_carry_over():
 def test_profiles_dir_has_only_profiles():
     folder = Path(load_profile("flash3").path).parent
     assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(
-        ["amd-fmha", "flash2", "flash3", "flash4", "natten", "natten-sm100", "unfused"])
+        ["amd-fmha", "cutlass-fmha", "flash2", "flash3", "flash4", "natten", "natten-sm100", "unfused"])
 
 
 def test_sweep_evaluator_matches_predict():

@@ -61,7 +61,8 @@ def test_bad_profiles_raise_one_line_spec_errors(tmp_path, mutate, fragment):
 
 
 def test_unknown_profile_lists_known_ones():
-    with pytest.raises(SpecError, match="unknown kernel profile 'flash9'; known: amd-fmha, flash2"):
+    with pytest.raises(SpecError, match="unknown kernel profile 'flash9'; known: amd-fmha, cutlass-fmha, "
+                                        "flash2"):
         load_profile("flash9")
 
 
@@ -87,3 +88,13 @@ def test_tiles_per_architecture():
     assert flash2.tile_for(128, "Ada Lovelace") == (128, 32)
     assert flash2.tile_for(512) == flash2.tile_for(256)
     assert flash2.tensor_fraction("Hopper") < 1 == flash2.tensor_fraction("Ampere")
+
+
+def test_the_kernel_option_names_every_built_in_profile():
+    from typing import get_args
+
+    from simulator.cli.predict import _Kernel
+    from simulator.gpu.profiles import list_profiles
+
+    help_text = get_args(_Kernel)[1].help
+    assert all(name in help_text for name in list_profiles())
