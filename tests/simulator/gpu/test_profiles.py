@@ -49,6 +49,10 @@ BAD = [
     (lambda d: d["overlap"].update(serial=["tensor", "gpu"]), "overlap.serial"),
     (lambda d: d["tiles"].update(default=[{"max_head_dim": 64, "q": 0, "kv": 64}]), "positive"),
     (lambda d: d.update(extra_key=1), "unknown key 'extra_key'"),
+    (lambda d: d["tiles"].update(default=[{"max_head_dim": 64, "q": 128, "kv": 64,
+                                           "pair_exp_emulated": 0.2}]), "pair_exp_emulated"),
+    (lambda d: d["tiles"].update(default=[{"max_head_dim": 64, "q": 128, "kv": 64, "cta_pair": "always",
+                                           "pair_exp_emulated": 1.5}]), "a fraction in [0, 1]"),
 ]
 
 
