@@ -452,7 +452,7 @@ def masking_overhead_bound(profile: KernelProfile) -> float:
     return profile.number("overheads.masked_tile_cost") + profile.number("overheads.masked_element_cost")
 
 
-def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any], t_tile: Any, splits: Any,
+def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any, Any], t_tile: Any, splits: Any,
              profile: KernelProfile, rates: SMRates) -> tuple[Any, Any, Any, Any]:
     """Time of the CTA grid on the SMs: waves of resident CTAs, tail and per-CTA overhead.
 
