@@ -21,14 +21,13 @@ import sys
 import numpy as np
 import yaml
 
-from experiments.validation.report import DATASETS, _headline_rows
+from experiments.validation.report import DATASETS, _headline_rows, headline_profile
 from simulator.gpu import load_profile
 
-__all__ = ["HEADLINES", "PROFILES", "errors", "fit"]
+__all__ = ["HEADLINES", "errors", "fit"]
 
-#: The headlines (datasets.yaml) and the profiles that share the fitted number.
+#: The headlines (datasets.yaml) whose profiles share the fitted number.
 HEADLINES = ("fa4-b200-headline", "cutlass-fmha-b200-headline")
-PROFILES = {"fa4-b200-headline": "flash4", "cutlass-fmha-b200-headline": "cutlass-fmha"}
 _KEYS = ("efficiency.tensor", "efficiency.exp", "efficiency.fp32")
 
 
@@ -37,11 +36,10 @@ def errors(efficiency: float | None = None) -> dict[str, float]:
     spec = yaml.safe_load(DATASETS.read_text(encoding="utf-8"))["headline"]
     out = {}
     for name in HEADLINES:
-        profile = load_profile(PROFILES[name])
+        entry, profile = spec[name], None
         if efficiency is not None:
-            profile = profile.with_values({key: efficiency for key in _KEYS})
-        row = _headline_rows(name, {**spec[name], "profile": PROFILES[name]}, profile)[0]
-        out[name] = row.error
+            profile = load_profile(headline_profile(entry)).with_values({key: efficiency for key in _KEYS})
+        out[name] = _headline_rows(name, entry, profile)[0].error
     return out
 
 

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-__all__ = ["TARGETS", "FidelityRow", "family_targets", "fidelity_rows", "main", "markdown", "plot",
-           "summary"]
+__all__ = ["TARGETS", "FidelityRow", "family_targets", "fidelity_rows", "headline_profile", "main",
+           "markdown", "plot", "summary"]
 
 HERE = Path(__file__).parent
 DATASETS = HERE / "datasets.yaml"
@@ -124,13 +124,23 @@ def _csv_rows(name: str, spec: dict) -> list[FidelityRow]:
     return rows
 
 
-def _headline_rows(name: str, spec: dict, profile: Any = None) -> list[FidelityRow]:
+def headline_profile(spec: dict) -> str:
+    """The profile a headline spec names, ``auto`` resolved on its hardware."""
+    if spec["profile"] != "auto":
+        return str(spec["profile"])
+    from simulator.gpu.profiles import auto_profile
+    from simulator.hardware import load_gpu
+
+    return auto_profile(load_gpu(spec["hardware"]))
+
+
+def _headline_rows(name: str, spec: dict, override: Any = None) -> list[FidelityRow]:
     """A "reaches up to X TFLOP/s" claim: the sweep's best predicted point against X.
 
     The sweep is the FlashAttention benchmark's (reference C.1): ``tokens`` (16k) split into
     ``batch = max(1, tokens // seq)``, ``heads = hidden // head_dim``, over the spec's
-    ``seqlens``, ``head_dims`` and ``causal`` settings, in the spec's ``dtype``; ``profile``
-    (a :class:`~simulator.gpu.profiles.KernelProfile`) replaces the spec's, as a fit does.
+    ``seqlens``, ``head_dims`` and ``causal`` settings, in the spec's ``dtype``; ``override``
+    (a :class:`~simulator.gpu.profiles.KernelProfile`) replaces the spec's profile, as a fit does.
     """
     from simulator.gpu import predict_batch
 
@@ -143,18 +153,13 @@ def _headline_rows(name: str, spec: dict, profile: Any = None) -> list[FidelityR
             pred = predict_batch(spec["hardware"], "attention-1pass", batch=np.maximum(tokens // seq, 1),
                                  heads=hidden // head_dim, seq_q=seq, seq_kv=seq, head_dim=head_dim,
                                  causal=causal, dtype=spec.get("dtype", "fp16"),
-                                 profile=profile or spec["profile"])
+                                 profile=override or spec["profile"])
             index = int(np.argmax(pred.tflops_per_s))
             value = float(pred.tflops_per_s[index])
             if value > best[0]:
                 best = (value, (head_dim, int(seq[index]), causal, str(pred.bound[index])))
     head_dim, seq, causal, bound = best[1]
-    profile = spec["profile"]
-    if profile == "auto":
-        from simulator.gpu.profiles import auto_profile
-        from simulator.hardware import load_gpu
-
-        profile = auto_profile(load_gpu(spec["hardware"]))
+    profile = headline_profile(spec)
     # compare as times of one FLOP-equivalent unit: measured / predicted TFLOP/s inverted
     measured = 1.0 / float(claim["value"])
     label = f"max over the {spec.get('sweep', 'FA2')} sweep"

@@ -468,7 +468,7 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any, Any], t_
     per_cta = steps.q_tiles * splits
     masked = masked_step_time(profile, t_step, t_exp)
     partial = steps.partial
-    if profile.flags.get("kernel.mask_every_tile", False):   # not block-sparse: every tile masked
+    if profile.flag("kernel.mask_every_tile"):   # not block-sparse: every tile masked
         partial = np.where(steps.partial > 0, steps.steps, 0)
     mean = (steps.steps * t_step + partial * masked) / per_cta + t_tile
     longest = ceil_div(steps.max_steps, splits) * t_step + partial / per_cta * masked + t_tile
@@ -481,7 +481,7 @@ def _sm_time(steps: StepCounts, geo: _Geometry, t_step: tuple[Any, Any, Any], t_
     # paper's FA2 rows at 512 tokens 12-14% fast instead of 2-9%.)
     exposed = waves * overhead
     tail = 0.0
-    if profile.flags.get("kernel.grid_order_dispatch", False):
+    if profile.flag("kernel.grid_order_dispatch"):
         share = masked / np.maximum(t_step, 1e-30)
         tail = _dispatch_tail(steps._replace(partial=partial), per_cta, ctas, slots, share) * t_lone
     time = np.maximum(waves * shared * mean + exposed + tail, shared * longest + overhead)
@@ -686,7 +686,7 @@ def traversal_kernel(kernel: KernelPlan, shapes: Shapes, gpu: GPUSpec, profile: 
     (2048, 16, 128)
     """
     geo = _geometry(shapes, gpu, profile, q_override, extra_per_row, kernel)
-    steps = _steps(kernel, shapes, geo, profile.flags.get("kernel.even_specialised", False))
+    steps = _steps(kernel, shapes, geo, profile.flag("kernel.even_specialised"))
     full = full_sizes(kernel, shapes, geo.kv_tile)
     step, tile, streamed_bytes = _step_work(kernel, shapes, geo, profile, full)
     splits, full = _splitting(kernel, shapes, geo, steps, gpu, profile, split_rank, full) \
@@ -820,7 +820,7 @@ def copy_kernel(kernels: tuple[KernelPlan, ...], shapes: Shapes, profile: Kernel
         count = shapes.batch * shapes.kv_heads if move.streamed else shapes.instances
         one_copy = 2 * move.elements.evaluate(values) * count * _move_bytes(move, shapes, profile)
         dram = dram + copies * one_copy
-        if move.name == keys and fraction > 0:
+        if move.name == keys:
             slow = slow + transposed * one_copy
     zero = 0.0 * dram
     work = {"tensor": zero, "exp": zero, "fp32": zero, "smem": zero, "dram": dram}

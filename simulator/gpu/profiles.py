@@ -224,6 +224,19 @@ class KernelProfile:
                                    numbers=MappingProxyType(numbers), mma_path=MappingProxyType(mma),
                                    sources=MappingProxyType(sources))
 
+    def with_tile_rules(self, **changes: Any) -> KernelProfile:
+        """A copy with every tile rule's fields replaced (``cta_pair=""``, ``pair_exp_emulated``).
+
+        Examples
+        --------
+        >>> unpaired = load_profile("flash4").with_tile_rules(cta_pair="")
+        >>> {rule.cta_pair for rules in unpaired.tiles.values() for rule in rules}
+        {''}
+        """
+        tiles = {key: tuple(dataclasses.replace(rule, **changes) for rule in rules)
+                 for key, rules in self.tiles.items()}
+        return dataclasses.replace(self, tiles=MappingProxyType(tiles))
+
     def tensor_fraction(self, architecture: str) -> float:
         """``mma_path`` fraction for an architecture (1.0 when the profile gives none).
 

@@ -24,24 +24,14 @@ def test_blackwell_gets_flash4_and_flash3_needs_hopper():
         predict(load_gpu("h100"), "attention-1pass", PROBLEM, profile="flash4")
 
 
-def _with_rules(profile, **changes):
-    """The same profile with every tile rule changed (``cta_pair``, ``pair_exp_emulated``)."""
-    import dataclasses
-    from types import MappingProxyType
-
-    tiles = {key: tuple(dataclasses.replace(rule, **changes) for rule in rules)
-             for key, rules in profile.tiles.items()}
-    return dataclasses.replace(profile, tiles=MappingProxyType(tiles))
-
-
 @pytest.mark.parametrize("paired", [False, True])
 def test_exp_emulation_moves_exactly_its_fraction_to_the_fma_pipes(paired):
     """MUFU work scales by (1 - f); the FP32 pipe gains f x exps x ops per emulated exp. f is
     the profile's 12.5% for one CTA and the d128 rule's 18.75% for FA4's 2-CTA mode
     (kernels.md sec. 4: freq 16/start 1 and 10/1)."""
-    base = FLASH4 if paired else _with_rules(FLASH4, cta_pair="")
+    base = FLASH4 if paired else FLASH4.with_tile_rules(cta_pair="")
     fraction = 0.1875 if paired else FLASH4.number("kernel.exp_emulated_fraction")
-    none = _with_rules(base, pair_exp_emulated=0.0) if paired else base
+    none = base.with_tile_rules(pair_exp_emulated=0.0) if paired else base
     none = none.with_values({"kernel.exp_emulated_fraction": 0.0})
     plain = predict(B200, "attention-1pass", PROBLEM, profile=none)
     emulated = predict(B200, "attention-1pass", PROBLEM, profile=base)
@@ -89,23 +79,13 @@ def test_mma_issued_by_its_own_warp_overlaps_the_softmax():
     assert pred.time_s < t["tensor"] + softmax
 
 
-def _unpaired(profile):
-    """The same profile with every tile rule run by one CTA."""
-    import dataclasses
-    from types import MappingProxyType
-
-    tiles = {key: tuple(dataclasses.replace(rule, cta_pair="") for rule in rules)
-             for key, rules in profile.tiles.items()}
-    return dataclasses.replace(profile, tiles=MappingProxyType(tiles))
-
-
 def test_a_2cta_pair_halves_each_sms_kv_tile_and_its_reads():
     """d256 (always paired, kernels.md sec. 4): a full 128-key tile fits where one CTA alone
     would shrink it to 80 keys, and each SM writes and reads half of every K/V tile."""
     problem = AttentionProblem(batch=1, heads=8, kv_heads=8, seq_q=16384, seq_kv=16384,
                                head_dim_qk=256, dtype="bf16")
     paired = predict(B200, "attention-1pass", problem, profile=FLASH4)
-    alone = predict(B200, "attention-1pass", problem, profile=_unpaired(FLASH4))
+    alone = predict(B200, "attention-1pass", problem, profile=FLASH4.with_tile_rules(cta_pair=""))
     assert (paired.extra["kv_tile"], alone.extra["kv_tile"]) == (128, 80)
     # the same MMAs, but for the last 80-key tile's padding (16384 keys = 204.8 tiles of 80)
     padded = 205 * 80 / 16384
@@ -120,7 +100,8 @@ def test_d128_pairs_only_unmasked_problems_of_more_than_one_query_tile():
     short = AttentionProblem(**{**PROBLEM.__dict__, "seq_q": 256, "seq_kv": 256})
     for problem, pairs in ((PROBLEM, True), (causal, False), (short, False)):
         smem = predict(B200, "attention-1pass", problem, profile=FLASH4).resource_times_s["smem"]
-        alone = predict(B200, "attention-1pass", problem, profile=_unpaired(FLASH4)).resource_times_s["smem"]
+        unpaired = FLASH4.with_tile_rules(cta_pair="")
+        alone = predict(B200, "attention-1pass", problem, profile=unpaired).resource_times_s["smem"]
         assert (smem < alone) == pairs
 
 

@@ -8,7 +8,6 @@ GPU's auto profile (FA2 on Ampere/Ada, FA3 on Hopper, FA4-style on Blackwell).
 from __future__ import annotations
 
 import dataclasses
-from types import MappingProxyType
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -100,10 +99,7 @@ def test_causal_never_more_work_or_flops_than_dense(seed, gpu):
 
 def _unemulated(profile):
     """The profile with every exp on the MUFU (no FA4 exp2 emulation)."""
-    tiles = {key: tuple(dataclasses.replace(rule, pair_exp_emulated=-1.0) for rule in rules)
-             for key, rules in profile.tiles.items()}
-    return dataclasses.replace(profile, tiles=MappingProxyType(tiles)).with_values(
-        {"kernel.exp_emulated_fraction": 0.0})
+    return profile.with_tile_rules(pair_exp_emulated=-1.0).with_values({"kernel.exp_emulated_fraction": 0.0})
 
 
 @SETTINGS
